@@ -1,0 +1,74 @@
+# geosteer — build, test, run.  `make run` and `make test` are the two
+# commands a fresh Debian 12 machine needs; both install what is missing.
+
+CC      ?= cc
+PKGS    := ldns libuv libmaxminddb yaml-0.1
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -Iinclude -D_GNU_SOURCE -pthread
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+LDLIBS  += $(PKG_LIBS) -pthread -lm
+
+BUILD   ?= build
+LIB_SRC := $(filter-out src/main.c,$(wildcard src/*.c))
+LIB_OBJ := $(LIB_SRC:src/%.c=$(BUILD)/%.o)
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+.PHONY: all deps test unit integration compare asan fuzz run clean format
+
+all: geosteerd
+
+deps:
+	@tools/install-deps
+
+geosteerd: $(BUILD)/geosteerd
+	@cp $< $@
+
+$(BUILD)/geosteerd: $(BUILD)/main.o $(LIB_OBJ)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/%.o: src/%.c $(wildcard include/*.h) | $(BUILD)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJ) | $(BUILD)
+	@mkdir -p $(BUILD)/tests
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJ) $(LDLIBS) -lcmocka
+
+$(BUILD):
+	@mkdir -p $(BUILD)
+
+unit: $(UNIT_BIN)
+	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
+
+integration: geosteerd
+	@tests/integration/run
+
+compare: geosteerd
+	@tests/compare/run
+
+test: deps
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory integration
+	@$(MAKE) --no-print-directory compare
+
+# AddressSanitizer + UBSan build; the whole suite runs against it.
+asan: deps
+	@$(MAKE) --no-print-directory BUILD=build-asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" all unit
+	@GEOSTEERD=build-asan/geosteerd tests/integration/run
+	@GEOSTEERD=build-asan/geosteerd tests/compare/run
+
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	@tools/run-fuzz $(FUZZ_SECONDS)
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	./geosteerd -c geosteer.yaml
+
+clean:
+	rm -rf build build-asan build-fuzz geosteerd
+
+format:
+	clang-format -i src/*.c include/*.h tests/unit/*.c
