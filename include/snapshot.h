@@ -46,6 +46,12 @@ int snapshot_reader_register(void);
 void snapshot_reader_quiescent(int reader);
 void snapshot_reader_unregister(int reader);
 
+/* A reader about to block (poll, recvmmsg) goes offline: it holds no
+ * snapshot pointer and does not delay reclamation however long it sleeps.
+ * Online again before the next snapshot_current(). */
+void snapshot_reader_offline(int reader);
+void snapshot_reader_online(int reader);
+
 /* Frees the current snapshot at shutdown (after all readers stopped). */
 void snapshot_shutdown(void);
 

@@ -1,0 +1,519 @@
+/*
+ * query — the authoritative answering logic: one request in, one reply out.
+ *
+ * The reference is Knot DNS 3.2: for the same zone, a reply from here
+ * should match knotd's section by section (rcode, AA, TC, RD echo, answer,
+ * authority, additional).  Every point where knotd was observed is written
+ * down next to the code that reproduces it, as "knot:"; the few places
+ * where we deliberately differ say so as "differs from knot:".
+ *
+ * Shape of the work:
+ *   1. wire_parse_query() reads the request into a struct on the stack.
+ *   2. Filters that answer without looking at zones, in knot's order:
+ *      FORMERR / drop, BADVERS, opcode, meta qtypes, qclass.
+ *   3. The zone with the longest origin; query_resolve() walks the name
+ *      (CNAME chain, wildcard, delegation, negative answer) and writes the
+ *      answer and authority sections as it goes.
+ *   4. The OPT record, for which room was reserved before step 3.
+ *
+ * Everything lives on the stack (the wire_writer, the CNAME chain, the
+ * OPT description); nothing allocates, nothing locks, every loop has a
+ * fixed bound.  Over UDP, an RRset that does not fit the answer or the
+ * authority section sets TC and ends the reply there (the RRsets already
+ * written stay, as knot keeps them); additional data that does not fit is
+ * simply left out, except glue a referral needs (RFC 9471), which sets TC.
+ *
+ * Which RRset answers (node, qtype) is decided in one function,
+ * query_choose(), so steering policies (node->policy) plug in there and
+ * nowhere else.
+ */
+#include "query.h"
+
+#include <string.h>
+
+#include "dname.h"
+#include "wire.h"
+#include "zone.h"
+
+/* knot: a chain is followed through at most 5 CNAMEs; meeting a 6th stops
+ * the answer there, NOERROR, nothing in authority (c1..c15 fixture). */
+#define QUERY_CNAME_MAX 5
+
+/* Additional-section work is bounded too: at most this many target nodes
+ * of one RRset are looked at (far beyond any reply that fits 64 KiB). */
+#define QUERY_ADDITIONAL_MAX 512
+
+#define QUERY_UDP_MIN 512
+#define QUERY_TCP_MAX 65535
+
+/* The OPT pseudo-RR without options: root name + type, class, TTL, rdlen. */
+#define QUERY_OPT_BASE_LEN 11
+
+/* What one request's answering needs besides the writer. */
+struct query_ctx {
+	const struct wire_query *q;
+	const struct query_client *client;
+	const struct zone *zone;
+	struct wire_writer w;
+	uint16_t rcode;
+	bool aa;
+	bool tc;
+	uint8_t ecs_scope; /* RFC 7871 scope prefix to echo; 0 for static data */
+	/* Owners of the CNAMEs written so far, to stop at a loop. */
+	const uint8_t *chain[QUERY_CNAME_MAX + 1];
+	unsigned chain_len;
+};
+
+/* The outcome of query_choose() for one node. */
+struct query_choice {
+	const struct zone_rrset *rrset; /* NULL: no data of that type (NODATA) */
+	bool is_cname;                  /* rrset is a CNAME to follow */
+};
+
+/*
+ * The single place that decides which data answers qtype at node.  Static
+ * names read their RRsets; a node with a steering policy will have the
+ * policy evaluated here, per query, with ctx->client (and the ECS address
+ * in ctx->q), returning its RRset and setting ctx->ecs_scope.
+ *
+ * knot: ANY gets one RRset (RFC 8482), the one with the lowest type number
+ * (A before NS before SOA at the apex; MX before TXT whatever the file
+ * order), over UDP and TCP alike, and a CNAME node answers ANY with its
+ * CNAME, not followed.  A CNAME is followed for every other qtype except
+ * CNAME itself.
+ */
+static struct query_choice query_choose(struct query_ctx *ctx, const struct zone_node *node, uint16_t qtype)
+{
+	struct query_choice c = {NULL, false};
+
+	/* node->policy is NULL until the steering module exists; static data
+	 * has the same answer for every client, so the ECS scope is 0. */
+	ctx->ecs_scope = 0;
+	if (node->rrset_count == 0)
+		return c;
+	if (qtype == WIRE_TYPE_ANY) {
+		c.rrset = &node->rrsets[0]; /* sorted by type */
+		return c;
+	}
+	if (qtype != WIRE_TYPE_CNAME) {
+		const struct zone_rrset *cname = zone_node_rrset(node, WIRE_TYPE_CNAME);
+		if (cname != NULL && cname->count > 0) {
+			c.rrset = cname;
+			c.is_cname = true;
+			return c;
+		}
+	}
+	c.rrset = zone_node_rrset(node, qtype);
+	return c;
+}
+
+/* Writes a whole RRset or nothing. */
+static bool query_put_rrset(struct query_ctx *ctx, enum wire_section section, const uint8_t *owner,
+			    const struct zone_rrset *rrset, uint32_t ttl)
+{
+	struct wire_mark mark;
+
+	wire_writer_mark(&ctx->w, &mark);
+	for (uint16_t i = 0; i < rrset->count; i++) {
+		if (!wire_write_rr(&ctx->w, section, owner, rrset->type, WIRE_CLASS_IN, ttl, rrset->rdata[i].data,
+				   rrset->rdata[i].len)) {
+			wire_writer_rewind(&ctx->w, &mark);
+			return false;
+		}
+	}
+	return true;
+}
+
+/* Answer and authority data must be whole: what does not fit sets TC. */
+static bool query_put_required(struct query_ctx *ctx, enum wire_section section, const uint8_t *owner,
+			       const struct zone_rrset *rrset, uint32_t ttl)
+{
+	if (query_put_rrset(ctx, section, owner, rrset, ttl))
+		return true;
+	ctx->tc = true;
+	return false;
+}
+
+/*
+ * Address records of the nodes an NS, MX or SRV RRset names.  knot: A
+ * then AAAA per target, in rdata order, each target once; targets outside
+ * the zone (even in another zone served here) are not looked up.  Glue
+ * that a referral needs (targets at or below the cut, RFC 9471) sets TC
+ * when it does not fit (knot: bigdeleg fixture, TC with the glue that fit
+ * kept); anything else that does not fit is left out silently (knot:
+ * bigmx fixture, no TC).  Either way the section ends at the first miss.
+ */
+static void query_put_additional(struct query_ctx *ctx, const struct zone_rrset *rrset, const uint8_t *cut)
+{
+	static const uint16_t types[2] = {WIRE_TYPE_A, WIRE_TYPE_AAAA};
+	unsigned n = rrset->additional_count;
+
+	if (rrset->additional == NULL)
+		return;
+	if (n > QUERY_ADDITIONAL_MAX)
+		n = QUERY_ADDITIONAL_MAX;
+	for (unsigned i = 0; i < n; i++) {
+		const struct zone_node *target = rrset->additional[i];
+		bool seen = false;
+		for (unsigned j = 0; j < i && !seen; j++)
+			seen = rrset->additional[j] == target;
+		if (target == NULL || seen)
+			continue;
+		for (unsigned t = 0; t < 2; t++) {
+			const struct zone_rrset *addr = zone_node_rrset(target, types[t]);
+			if (addr == NULL || addr->count == 0)
+				continue;
+			if (!query_put_rrset(ctx, WIRE_SECTION_ADDITIONAL, target->name, addr, addr->ttl)) {
+				if (cut != NULL && dname_is_at_or_below(target->name, cut))
+					ctx->tc = true;
+				return;
+			}
+		}
+	}
+}
+
+static bool query_has_additional(uint16_t type)
+{
+	return type == WIRE_TYPE_NS || type == WIRE_TYPE_MX || type == WIRE_TYPE_SRV;
+}
+
+/* RFC 2308: the zone's SOA in authority, TTL min(SOA TTL, MINIMUM). */
+static void query_put_negative(struct query_ctx *ctx)
+{
+	const struct zone *zone = ctx->zone;
+
+	if (zone->soa == NULL || zone->soa->count == 0)
+		return;
+	struct zone_rrset one = *zone->soa;
+	one.count = 1;
+	query_put_required(ctx, WIRE_SECTION_AUTHORITY, zone->origin, &one, zone->negative_ttl);
+}
+
+/*
+ * knot: a referral has AA clear, the cut's NS RRset in authority (owner
+ * the cut), glue in additional, nothing in answer.  Reached through a CNAME
+ * (to-sub fixture) the reply keeps AA for the CNAMEs already answered.
+ * qtype NS or ANY at the cut, and DS below it, are referrals too; DS at the
+ * cut never gets here (zone_lookup answers it from the parent side).
+ */
+static void query_put_referral(struct query_ctx *ctx, const struct zone_node *cut)
+{
+	const struct zone_rrset *ns = zone_node_rrset(cut, WIRE_TYPE_NS);
+
+	if (ctx->chain_len == 0)
+		ctx->aa = false;
+	if (ns == NULL || ns->count == 0)
+		return;
+	if (!query_put_required(ctx, WIRE_SECTION_AUTHORITY, cut->name, ns, ns->ttl))
+		return;
+	query_put_additional(ctx, ns, cut->name);
+}
+
+static bool query_in_chain(const struct query_ctx *ctx, const uint8_t *name)
+{
+	for (unsigned i = 0; i < ctx->chain_len; i++)
+		if (dname_equal(ctx->chain[i], name))
+			return true;
+	return false;
+}
+
+/*
+ * RFC 1034 4.3.2 steps 3-4 inside one zone, starting at qname (lower-cased).
+ * Each turn of the loop resolves one name; a CNAME whose target is in the
+ * same zone restarts it with the target (knot: targets in other zones, even
+ * ones served here, are not chased: to-net fixture, NOERROR with the CNAME
+ * alone).  The final rcode and authority come from the end of the chain
+ * (RFC 6604; knot: dangling -> NXDOMAIN + SOA, to-empty -> NOERROR + SOA).
+ * A loop (target already an owner in the answer) or a 6th CNAME ends the
+ * answer with NOERROR and an empty authority (knot: loop1, self, c1).
+ */
+static void query_resolve(struct query_ctx *ctx, const uint8_t *qname, uint16_t qtype)
+{
+	const uint8_t *name = qname;
+
+	for (unsigned turn = 0; turn <= QUERY_CNAME_MAX; turn++) {
+		struct zone_lookup lk;
+		zone_lookup(ctx->zone, name, qtype, &lk);
+
+		switch (lk.match) {
+		case ZONE_MATCH_DELEGATION:
+			query_put_referral(ctx, lk.node);
+			return;
+		case ZONE_MATCH_NXDOMAIN:
+			ctx->rcode = WIRE_RCODE_NXDOMAIN;
+			query_put_negative(ctx);
+			return;
+		case ZONE_MATCH_EXACT:
+		case ZONE_MATCH_WILDCARD:
+			break;
+		}
+
+		/* A wildcard's records are synthesized with the name being
+		 * resolved as owner (RFC 4592 3.3.1). */
+		struct query_choice c = query_choose(ctx, lk.node, qtype);
+		if (c.rrset == NULL || c.rrset->count == 0) {
+			query_put_negative(ctx); /* NODATA, empty non-terminal too */
+			return;
+		}
+		if (!c.is_cname) {
+			if (!query_put_required(ctx, WIRE_SECTION_ANSWER, name, c.rrset, c.rrset->ttl))
+				return;
+			if (query_has_additional(c.rrset->type))
+				query_put_additional(ctx, c.rrset, NULL);
+			return;
+		}
+
+		if (ctx->chain_len >= QUERY_CNAME_MAX)
+			return;
+		if (!query_put_required(ctx, WIRE_SECTION_ANSWER, name, c.rrset, c.rrset->ttl))
+			return;
+		ctx->chain[ctx->chain_len++] = name;
+		const uint8_t *target = c.rrset->rdata[0].data;
+		if (c.rrset->rdata[0].len == 0 || !dname_is_at_or_below(target, ctx->zone->origin) ||
+		    query_in_chain(ctx, target))
+			return;
+		name = target;
+	}
+}
+
+/* The label sequences CH TXT identity queries use (RFC 4892). */
+static const uint8_t query_id_server[] = "\002id\006server";
+static const uint8_t query_hostname_bind[] = "\010hostname\004bind";
+
+/*
+ * Class CH.  knot (default config): TXT for id.server. and hostname.bind.
+ * answer the server identity, version.server. and version.bind. the
+ * version, with AA clear and TTL 0; any other CH question is REFUSED.
+ * We answer the identity questions with the NSID when one is configured
+ * (knot's identity and NSID both default to the host name).  Differs from
+ * knot: version.* is REFUSED, as there is no version setting to disclose.
+ */
+static void query_chaos(struct query_ctx *ctx, const struct query_settings *settings)
+{
+	const struct wire_query *q = ctx->q;
+	uint8_t rdata[256];
+
+	ctx->rcode = WIRE_RCODE_REFUSED;
+	ctx->aa = false;
+	if (q->qtype != WIRE_TYPE_TXT || settings->nsid == NULL || settings->nsid_len == 0)
+		return;
+	if (!dname_equal(q->qname, query_id_server) && !dname_equal(q->qname, query_hostname_bind))
+		return;
+	size_t len = settings->nsid_len > 255 ? 255 : settings->nsid_len;
+	rdata[0] = (uint8_t)len;
+	memcpy(rdata + 1, settings->nsid, len);
+	ctx->rcode = WIRE_RCODE_NOERROR;
+	if (!wire_write_rr(&ctx->w, WIRE_SECTION_ANSWER, q->qname, WIRE_TYPE_TXT, WIRE_CLASS_CH, 0, rdata,
+			   (uint16_t)(len + 1)))
+		ctx->tc = true;
+}
+
+/* Bytes the OPT record described by opt takes. */
+static size_t query_opt_len(const struct wire_opt *opt)
+{
+	size_t len = QUERY_OPT_BASE_LEN;
+	if (opt->nsid != NULL)
+		len += 4 + (size_t)opt->nsid_len;
+	if (opt->ecs)
+		len += 8 + ((size_t)opt->ecs_source_prefix + 7) / 8;
+	return len;
+}
+
+/*
+ * The reply's OPT (RFC 6891 6.1.1: only when the request had one).  knot:
+ * version 0, our UDP size, DO echoed, NSID (RFC 5001) in every reply to a
+ * request that asked for it, error replies included.  ECS (RFC 7871 7.2.1)
+ * is echoed with the request's family, source prefix and address and our
+ * scope.  Differs from knot: knot without its geoip module ignores ECS;
+ * knot also adds an Extended DNS Error (20, Not Authoritative) to REFUSED,
+ * which the wire layer does not write.
+ */
+static void query_opt_init(struct wire_opt *opt, const struct wire_query *q, const struct query_settings *settings)
+{
+	memset(opt, 0, sizeof *opt);
+	opt->udp_size = settings->udp_payload < QUERY_UDP_MIN ? QUERY_UDP_MIN : settings->udp_payload;
+	opt->do_bit = q->edns_do;
+	if (q->edns_nsid && settings->nsid != NULL && settings->nsid_len > 0) {
+		opt->nsid = settings->nsid;
+		opt->nsid_len = settings->nsid_len;
+	}
+	if (q->ecs) {
+		opt->ecs = true;
+		opt->ecs_family = q->ecs_family;
+		opt->ecs_source_prefix = q->ecs_source_prefix;
+		opt->ecs_address = q->ecs_address;
+	}
+}
+
+/* The size a reply may have: RFC 1035 4.2.1, RFC 6891 6.2.5, RFC 7766. */
+static size_t query_size_limit(const struct wire_query *q, const struct query_settings *settings,
+			       const struct query_client *client, size_t respcap)
+{
+	size_t limit = QUERY_UDP_MIN;
+
+	if (client != NULL && client->transport == QUERY_TCP) {
+		limit = QUERY_TCP_MAX;
+	} else if (q->edns) {
+		limit = q->edns_udp_size < settings->udp_payload ? q->edns_udp_size : settings->udp_payload;
+		if (limit < QUERY_UDP_MIN)
+			limit = QUERY_UDP_MIN;
+	}
+	return limit < respcap ? limit : respcap;
+}
+
+/* The pieces of a reply that do not depend on zones. */
+struct query_reply {
+	bool echo_question;
+	bool with_opt;
+};
+
+/*
+ * Decides what answers without zones.  Returns true when ctx->rcode is
+ * final (error replies), false when zone lookup must go on.
+ */
+static bool query_filter(struct query_ctx *ctx, enum wire_parse_status status, struct query_reply *r)
+{
+	const struct wire_query *q = ctx->q;
+	bool tcp = ctx->client != NULL && ctx->client->transport == QUERY_TCP;
+
+	r->echo_question = q->has_question;
+	r->with_opt = q->edns;
+
+	if (status == WIRE_PARSE_FORMERR) {
+		/* knot: FORMERR echoes the question and carries no OPT (it
+		 * does only when QDCOUNT is 0 and the rest parses, a case the
+		 * wire layer does not report).  RD is copied. */
+		ctx->rcode = WIRE_RCODE_FORMERR;
+		r->with_opt = false;
+		return true;
+	}
+	/* knot: BADVERS comes before the opcode and class checks, with AA
+	 * clear, an empty answer, OPT version 0, DO and NSID. */
+	if (q->edns && q->edns_version > 0) {
+		ctx->rcode = WIRE_RCODE_BADVERS;
+		return true;
+	}
+	if (status == WIRE_PARSE_NOTIMP) {
+		/* knot: NOTIFY and UPDATE get NOTAUTH (no ACL allows them),
+		 * whatever the zone; other opcodes NOTIMP.  Question and OPT
+		 * echoed, opcode and RD kept. */
+		if (q->opcode == WIRE_OPCODE_NOTIFY || q->opcode == WIRE_OPCODE_UPDATE)
+			ctx->rcode = WIRE_RCODE_NOTAUTH;
+		else
+			ctx->rcode = WIRE_RCODE_NOTIMP;
+		return true;
+	}
+	/* knot, before looking at the class or the zone: qtype 0 and AXFR
+	 * over UDP are NOTIMP; AXFR over TCP and IXFR anyhow are NOTAUTH
+	 * (we serve no transfers; knot without an ACL refuses them so). */
+	if (q->qtype == 0 || (q->qtype == WIRE_TYPE_AXFR && !tcp)) {
+		ctx->rcode = WIRE_RCODE_NOTIMP;
+		return true;
+	}
+	if (q->qtype == WIRE_TYPE_AXFR || q->qtype == WIRE_TYPE_IXFR) {
+		ctx->rcode = WIRE_RCODE_NOTAUTH;
+		return true;
+	}
+	/* knot: class ANY is answered as IN (records in class IN); CH see
+	 * query_chaos(); every other class is REFUSED. */
+	if (q->qclass != WIRE_CLASS_IN && q->qclass != WIRE_CLASS_ANY && q->qclass != WIRE_CLASS_CH) {
+		ctx->rcode = WIRE_RCODE_REFUSED;
+		return true;
+	}
+	return false;
+}
+
+/*
+ * knot: a DS question for the apex of a zone whose parent zone is served
+ * here too is the parent's to answer (RFC 4035 3.1.4.1).
+ */
+static const struct zone *query_find_zone(const struct zone_table *zones, const struct wire_query *q)
+{
+	const struct zone *zone = zone_table_find(zones, q->qname);
+
+	if (zone != NULL && q->qtype == WIRE_TYPE_DS && dname_equal(q->qname, zone->origin)) {
+		const uint8_t *parent = dname_parent(q->qname);
+		const struct zone *above = parent != NULL ? zone_table_find(zones, parent) : NULL;
+		if (above != NULL)
+			zone = above;
+	}
+	return zone;
+}
+
+size_t query_respond(const struct zone_table *zones, const struct query_settings *settings,
+		     const struct query_client *client, const uint8_t *req, size_t reqlen, uint8_t *resp,
+		     size_t respcap)
+{
+	struct wire_query q;
+	enum wire_parse_status status = wire_parse_query(req, reqlen, &q);
+
+	if (status == WIRE_PARSE_DROP || respcap < WIRE_HEADER_LEN)
+		return 0;
+	if (status == WIRE_PARSE_FORMERR) {
+		/* knot drops what has no readable question (QDCOUNT >= 1 but
+		 * the name is compressed or cut short) and what asks more
+		 * than one question; QDCOUNT 0 gets FORMERR. */
+		uint16_t qdcount = wire_get_u16(req + 4);
+		if (qdcount > 1 || (qdcount == 1 && !q.has_question))
+			return 0;
+	}
+
+	struct query_ctx ctx;
+	memset(&ctx, 0, sizeof ctx);
+	ctx.q = &q;
+	ctx.client = client;
+	ctx.rcode = WIRE_RCODE_NOERROR;
+
+	size_t limit = query_size_limit(&q, settings, client, respcap);
+	wire_writer_init(&ctx.w, resp, limit);
+
+	struct query_reply r;
+	bool done = query_filter(&ctx, status, &r);
+
+	struct wire_opt opt;
+	query_opt_init(&opt, &q, settings);
+	size_t question_len = r.echo_question ? q.question_len : 0;
+	/* The OPT must always fit: drop optional options before that fails
+	 * (a 255-byte NSID plus a long name can exceed 512 bytes). */
+	if (r.with_opt && WIRE_HEADER_LEN + question_len + query_opt_len(&opt) > limit)
+		opt.nsid = NULL;
+	if (r.with_opt && WIRE_HEADER_LEN + question_len + query_opt_len(&opt) > limit)
+		opt.ecs = false;
+	size_t reserve = r.with_opt ? query_opt_len(&opt) : 0;
+	wire_writer_set_limit(&ctx.w, limit > reserve ? limit - reserve : WIRE_HEADER_LEN);
+
+	if (r.echo_question && !wire_write_question(&ctx.w, req + WIRE_HEADER_LEN, q.question_len)) {
+		ctx.tc = true;
+		done = true;
+	}
+
+	if (!done) {
+		if (q.qclass == WIRE_CLASS_CH) {
+			query_chaos(&ctx, settings);
+		} else {
+			ctx.zone = query_find_zone(zones, &q);
+			if (ctx.zone == NULL) {
+				/* knot: REFUSED, AA clear, question echoed. */
+				ctx.rcode = WIRE_RCODE_REFUSED;
+			} else {
+				ctx.aa = true;
+				query_resolve(&ctx, q.qname, q.qtype);
+			}
+		}
+	}
+
+	if (r.with_opt) {
+		wire_writer_set_limit(&ctx.w, limit);
+		opt.ext_rcode = (uint8_t)(ctx.rcode >> 4);
+		opt.ecs_scope_prefix = ctx.ecs_scope;
+		wire_write_opt(&ctx.w, &opt); /* room was reserved above */
+	}
+
+	/* knot: QR, the opcode and RD are echoed; CD is not (nor AD, Z, RA). */
+	uint16_t flags = WIRE_FLAG_QR | (q.flags & (WIRE_OPCODE_MASK | WIRE_FLAG_RD)) | (ctx.rcode & 0x0F);
+	if (ctx.aa)
+		flags |= WIRE_FLAG_AA;
+	if (ctx.tc)
+		flags |= WIRE_FLAG_TC;
+	return wire_writer_finish(&ctx.w, q.id, flags);
+}

@@ -1,0 +1,757 @@
+/*
+ * server — sockets, threads and signals around query_respond().
+ *
+ * UDP is the hot path.  Every worker thread owns one socket per listen
+ * address, all bound with SO_REUSEPORT so the kernel spreads packets over
+ * the workers without any shared queue or lock.  A worker sleeps in poll()
+ * (offline for snapshot reclamation), then drains each readable socket in
+ * batches of UDP_BATCH with recvmmsg(), answers every packet from the
+ * snapshot it took at the start of the batch, reports a quiescent point and
+ * sends the replies with one sendmmsg().  All buffers are allocated once
+ * when the thread starts; answering allocates nothing.  UDP_BATCH is 32
+ * because beyond that the syscall saving is small while the latency of the
+ * last packet in a batch keeps growing.  A socket gets at most UDP_ROUNDS
+ * batches before the worker looks at its other sockets, so one flooded
+ * address cannot starve another.  Sockets bound to a wildcard address ask
+ * for the packet's destination (IP_PKTINFO) and reply from it, so a
+ * multi-homed host answers from the address that was asked.
+ *
+ * Stopping: the main thread sets a flag and makes an eventfd readable; it
+ * is in every worker's poll set and never drained, so all workers wake at
+ * once.  The poll timeout (UDP_POLL_MS) is only a safety net.
+ *
+ * TCP (RFC 7766) and signals run on one libuv loop in the main thread.
+ * Each connection owns an input buffer that holds at most one maximal frame
+ * (2 + 65535 bytes) and an output buffer of the same size: complete frames
+ * are answered in order, a reply is written with uv_try_write() and only
+ * when the socket is full is it queued with uv_write(), reading paused
+ * until it completes.  Memory per connection is therefore fixed, and
+ * tcp_max_connections bounds the total.  The main thread is also the only
+ * publisher of snapshots (SIGHUP reload), so its TCP callbacks, which
+ * never hold a snapshot across a return to the loop, need no reader slot.
+ */
+#include "server.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "config.h"
+#include "log.h"
+#include "query.h"
+#include "snapshot.h"
+#include "wire.h"
+#include "zone.h"
+
+#define UDP_BATCH 32
+#define UDP_BUF 4096 /* the largest EDNS payload we accept or send */
+#define UDP_ROUNDS 4
+#define UDP_POLL_MS 200
+#define TCP_FRAME_MAX (2 + WIRE_MAX_MESSAGE)
+#define TCP_BACKLOG 128
+#define TCP_LIMIT_WARN_MS 10000
+
+struct server;
+
+struct udp_worker {
+	pthread_t thread;
+	bool started;
+	struct server *server;
+	const int *fds;      /* one per listen address */
+	const bool *pktinfo; /* per fd: bound to a wildcard address */
+	size_t fd_count;
+};
+
+/* The buffers of one worker, allocated at thread start. */
+union udp_control {
+	char buf[CMSG_SPACE(sizeof(struct in6_pktinfo))];
+	struct cmsghdr align;
+};
+
+struct udp_batch {
+	struct mmsghdr in[UDP_BATCH];
+	struct mmsghdr out[UDP_BATCH];
+	struct iovec in_iov[UDP_BATCH];
+	struct iovec out_iov[UDP_BATCH];
+	struct sockaddr_storage from[UDP_BATCH];
+	union udp_control in_ctl[UDP_BATCH];
+	union udp_control out_ctl[UDP_BATCH];
+	uint8_t req[UDP_BATCH][UDP_BUF];
+	uint8_t resp[UDP_BATCH][UDP_BUF];
+};
+
+struct tcp_listener {
+	uv_tcp_t handle;
+	struct server *server;
+	const struct config_listen *listen;
+};
+
+struct tcp_conn {
+	uv_tcp_t handle;
+	uv_timer_t idle;
+	uv_write_t write_req;
+	struct server *server;
+	struct tcp_conn *prev, *next;
+	struct sockaddr_storage peer;
+	int open_handles; /* freed when both handles have closed */
+	bool closing, writing, reading, eof;
+	size_t in_start, in_len; /* pending bytes: in[in_start .. in_start + in_len) */
+	uint8_t in[TCP_FRAME_MAX];
+	uint8_t out[TCP_FRAME_MAX];
+};
+
+struct server {
+	const struct config *config;
+	uv_loop_t loop;
+	atomic_bool stopping;
+	int wake_fd;
+
+	int *udp_fds; /* [worker * listen_count + listen] */
+	bool *udp_pktinfo;
+	size_t udp_fd_count;
+	struct udp_worker *workers;
+	unsigned worker_count;
+
+	struct tcp_listener *listeners;
+	size_t listener_count;
+	struct tcp_conn *conns;
+	unsigned tcp_open;
+	unsigned tcp_max;
+	unsigned tcp_idle_ms;
+	uint64_t tcp_limit_warned_at;
+	unsigned long tcp_limit_rejected;
+
+	uv_signal_t sig_term, sig_int, sig_hup;
+	bool signals_started;
+};
+
+/* ---- UDP ---- */
+
+static bool udp_is_wildcard(const struct config_listen *l)
+{
+	if (l->addr.ss_family == AF_INET)
+		return ((const struct sockaddr_in *)&l->addr)->sin_addr.s_addr == htonl(INADDR_ANY);
+	return IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)&l->addr)->sin6_addr);
+}
+
+static int udp_socket_open(const struct config_listen *l, bool pktinfo)
+{
+	int fd = socket(l->addr.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	int on = 1;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) < 0)
+		goto fail;
+	if (l->addr.ss_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on)) < 0)
+		goto fail;
+	if (pktinfo) {
+		int r = l->addr.ss_family == AF_INET
+		            ? setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &on, sizeof(on))
+		            : setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &on, sizeof(on));
+		if (r < 0)
+			goto fail;
+	}
+	if (bind(fd, (const struct sockaddr *)&l->addr, l->addr_len) < 0)
+		goto fail;
+	return fd;
+fail:;
+	int saved = errno;
+	close(fd);
+	errno = saved;
+	return -1;
+}
+
+/* Turns the destination reported with a request into the source of its
+ * reply.  Returns the control length to send, 0 when there is none. */
+static size_t udp_reply_control(const struct msghdr *in, union udp_control *out)
+{
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(in); c; c = CMSG_NXTHDR((struct msghdr *)in, c)) {
+		memset(out, 0, sizeof(*out));
+		struct cmsghdr *o = &out->align;
+		if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+			struct in_pktinfo pi;
+			memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+			pi.ipi_spec_dst = pi.ipi_addr;
+			pi.ipi_ifindex = 0; /* let routing pick the interface */
+			o->cmsg_level = IPPROTO_IP;
+			o->cmsg_type = IP_PKTINFO;
+			o->cmsg_len = CMSG_LEN(sizeof(pi));
+			memcpy(CMSG_DATA(o), &pi, sizeof(pi));
+			return CMSG_SPACE(sizeof(pi));
+		}
+		if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
+			o->cmsg_level = IPPROTO_IPV6;
+			o->cmsg_type = IPV6_PKTINFO;
+			o->cmsg_len = CMSG_LEN(sizeof(struct in6_pktinfo));
+			memcpy(CMSG_DATA(o), CMSG_DATA(c), sizeof(struct in6_pktinfo));
+			return CMSG_SPACE(sizeof(struct in6_pktinfo));
+		}
+	}
+	return 0;
+}
+
+static void udp_send_all(int fd, struct mmsghdr *msgs, unsigned count)
+{
+	unsigned done = 0;
+	while (done < count) {
+		int r = sendmmsg(fd, msgs + done, count - done, 0);
+		if (r > 0)
+			done += (unsigned)r;
+		else if (r < 0 && errno == EINTR)
+			continue;
+		else if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return; /* send buffer full: drop the rest, as a router would */
+		else
+			done++; /* this destination failed; the others may not */
+	}
+}
+
+/* Answers up to UDP_ROUNDS batches waiting on one socket. */
+static void udp_serve_socket(struct udp_batch *b, int fd, bool pktinfo, int reader)
+{
+	for (int round = 0; round < UDP_ROUNDS; round++) {
+		for (int i = 0; i < UDP_BATCH; i++) {
+			struct msghdr *h = &b->in[i].msg_hdr;
+			b->in_iov[i] = (struct iovec){.iov_base = b->req[i], .iov_len = UDP_BUF};
+			*h = (struct msghdr){
+			    .msg_name = &b->from[i],
+			    .msg_namelen = sizeof(b->from[i]),
+			    .msg_iov = &b->in_iov[i],
+			    .msg_iovlen = 1,
+			    .msg_control = pktinfo ? b->in_ctl[i].buf : NULL,
+			    .msg_controllen = pktinfo ? sizeof(b->in_ctl[i].buf) : 0,
+			};
+		}
+		int n = recvmmsg(fd, b->in, UDP_BATCH, MSG_DONTWAIT, NULL);
+		if (n <= 0)
+			return;
+
+		const struct snapshot *snap = snapshot_current();
+		unsigned out_count = 0;
+		for (int i = 0; snap && i < n; i++) {
+			const struct msghdr *h = &b->in[i].msg_hdr;
+			if (h->msg_flags & MSG_TRUNC)
+				continue; /* larger than any DNS query we answer */
+			struct query_client client = {.addr = (const struct sockaddr *)&b->from[i],
+			                              .transport = QUERY_UDP};
+			size_t len = query_respond(snap->zones, &snap->settings, &client, b->req[i],
+			                           b->in[i].msg_len, b->resp[out_count], UDP_BUF);
+			if (len == 0 || len > UDP_BUF)
+				continue;
+			b->out_iov[out_count] =
+			    (struct iovec){.iov_base = b->resp[out_count], .iov_len = len};
+			size_t ctl_len = pktinfo ? udp_reply_control(h, &b->out_ctl[out_count]) : 0;
+			b->out[out_count].msg_hdr = (struct msghdr){
+			    .msg_name = &b->from[i],
+			    .msg_namelen = h->msg_namelen,
+			    .msg_iov = &b->out_iov[out_count],
+			    .msg_iovlen = 1,
+			    .msg_control = ctl_len ? b->out_ctl[out_count].buf : NULL,
+			    .msg_controllen = ctl_len,
+			};
+			out_count++;
+		}
+		/* The replies are copies; nothing below touches the snapshot. */
+		snapshot_reader_quiescent(reader);
+		udp_send_all(fd, b->out, out_count);
+		if (n < UDP_BATCH)
+			return; /* drained */
+	}
+}
+
+static void *udp_worker_main(void *arg)
+{
+	struct udp_worker *w = arg;
+	struct server *s = w->server;
+	int reader = snapshot_reader_register();
+	struct udp_batch *b = malloc(sizeof(*b));
+	struct pollfd *pfds = calloc(w->fd_count + 1, sizeof(*pfds));
+	if (reader < 0 || !b || !pfds) {
+		log_error("udp worker: cannot start (%s)", reader < 0 ? "too many readers" : "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < w->fd_count; i++)
+		pfds[i] = (struct pollfd){.fd = w->fds[i], .events = POLLIN};
+	pfds[w->fd_count] = (struct pollfd){.fd = s->wake_fd, .events = POLLIN};
+
+	while (!atomic_load(&s->stopping)) {
+		snapshot_reader_offline(reader);
+		int r = poll(pfds, w->fd_count + 1, UDP_POLL_MS);
+		snapshot_reader_online(reader);
+		if (r <= 0)
+			continue;
+		for (size_t i = 0; i < w->fd_count; i++)
+			if (pfds[i].revents & POLLIN)
+				udp_serve_socket(b, w->fds[i], w->pktinfo[i], reader);
+	}
+out:
+	snapshot_reader_unregister(reader);
+	free(pfds);
+	free(b);
+	return NULL;
+}
+
+/* ---- TCP ---- */
+
+static void tcp_conn_process(struct tcp_conn *c);
+
+static void tcp_conn_closed(uv_handle_t *h)
+{
+	struct tcp_conn *c = h->data;
+	if (--c->open_handles == 0)
+		free(c);
+}
+
+static void tcp_conn_close(struct tcp_conn *c)
+{
+	if (c->closing)
+		return;
+	c->closing = true;
+	struct server *s = c->server;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		s->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	s->tcp_open--;
+	uv_timer_stop(&c->idle);
+	uv_close((uv_handle_t *)&c->idle, tcp_conn_closed);
+	uv_close((uv_handle_t *)&c->handle, tcp_conn_closed);
+}
+
+static void tcp_idle_cb(uv_timer_t *t)
+{
+	tcp_conn_close(t->data);
+}
+
+static void tcp_conn_touch(struct tcp_conn *c)
+{
+	uv_timer_start(&c->idle, tcp_idle_cb, c->server->tcp_idle_ms, 0);
+}
+
+static void tcp_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	(void)suggested;
+	struct tcp_conn *c = h->data;
+	if (c->in_start > 0) {
+		memmove(c->in, c->in + c->in_start, c->in_len);
+		c->in_start = 0;
+	}
+	/* Never full here: a complete frame is answered before reading on. */
+	*buf = uv_buf_init((char *)c->in + c->in_len, (unsigned)(sizeof(c->in) - c->in_len));
+}
+
+static void tcp_write_cb(uv_write_t *req, int status)
+{
+	struct tcp_conn *c = req->data;
+	c->writing = false;
+	if (c->closing)
+		return;
+	if (status < 0) {
+		tcp_conn_close(c);
+		return;
+	}
+	tcp_conn_touch(c);
+	tcp_conn_process(c);
+}
+
+static void tcp_read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+{
+	(void)buf;
+	struct tcp_conn *c = stream->data;
+	if (c->closing)
+		return;
+	if (nread > 0) {
+		c->in_len += (size_t)nread;
+		tcp_conn_touch(c);
+	} else if (nread == UV_EOF) {
+		c->eof = true;
+		uv_read_stop(stream);
+		c->reading = false;
+	} else if (nread < 0) {
+		tcp_conn_close(c);
+		return;
+	}
+	tcp_conn_process(c);
+}
+
+/* Sends out[0 .. len); pauses reading when the socket cannot take it all. */
+static void tcp_conn_send(struct tcp_conn *c, size_t len)
+{
+	uv_stream_t *stream = (uv_stream_t *)&c->handle;
+	uv_buf_t buf = uv_buf_init((char *)c->out, (unsigned)len);
+	int r = uv_try_write(stream, &buf, 1);
+	if (r == (int)len)
+		return;
+	if (r < 0 && r != UV_EAGAIN) {
+		tcp_conn_close(c);
+		return;
+	}
+	size_t sent = r > 0 ? (size_t)r : 0;
+	buf = uv_buf_init((char *)c->out + sent, (unsigned)(len - sent));
+	c->write_req.data = c;
+	if (uv_write(&c->write_req, stream, &buf, 1, tcp_write_cb) < 0) {
+		tcp_conn_close(c);
+		return;
+	}
+	c->writing = true;
+	if (c->reading) {
+		uv_read_stop(stream);
+		c->reading = false;
+	}
+}
+
+/* Answers every complete frame, in order, then decides what comes next. */
+static void tcp_conn_process(struct tcp_conn *c)
+{
+	while (!c->writing && !c->closing && c->in_len >= 2) {
+		const uint8_t *frame = c->in + c->in_start;
+		size_t qlen = wire_get_u16(frame);
+		if (qlen == 0) {
+			tcp_conn_close(c); /* not a DNS message: the stream is out of sync */
+			return;
+		}
+		if (c->in_len < 2 + qlen)
+			break;
+		const struct snapshot *snap = snapshot_current();
+		struct query_client client = {.addr = (const struct sockaddr *)&c->peer,
+		                              .transport = QUERY_TCP};
+		size_t n = snap ? query_respond(snap->zones, &snap->settings, &client, frame + 2, qlen,
+		                                c->out + 2, WIRE_MAX_MESSAGE)
+		                : 0;
+		c->in_start += 2 + qlen;
+		c->in_len -= 2 + qlen;
+		if (c->in_len == 0)
+			c->in_start = 0;
+		if (n == 0 || n > WIRE_MAX_MESSAGE)
+			continue; /* no reply for this one */
+		wire_put_u16(c->out, (uint16_t)n);
+		tcp_conn_send(c, n + 2);
+	}
+	if (c->closing || c->writing)
+		return;
+	if (c->eof) {
+		tcp_conn_close(c); /* a partial frame after EOF can never complete */
+		return;
+	}
+	if (!c->reading) {
+		if (uv_read_start((uv_stream_t *)&c->handle, tcp_alloc_cb, tcp_read_cb) < 0) {
+			tcp_conn_close(c);
+			return;
+		}
+		c->reading = true;
+	}
+}
+
+static void tcp_free_handle(uv_handle_t *h)
+{
+	free(h);
+}
+
+/* Over the connection limit: the connection is accepted (libuv would stop
+ * accepting altogether otherwise) and closed at once. */
+static void tcp_reject(struct server *s, uv_stream_t *listener)
+{
+	uv_tcp_t *t = malloc(sizeof(*t));
+	if (!t || uv_tcp_init(&s->loop, t) < 0) {
+		free(t);
+		return;
+	}
+	uv_accept(listener, (uv_stream_t *)t);
+	uv_close((uv_handle_t *)t, tcp_free_handle);
+	s->tcp_limit_rejected++;
+	uint64_t now = uv_now(&s->loop);
+	if (!s->tcp_limit_warned_at || now - s->tcp_limit_warned_at >= TCP_LIMIT_WARN_MS) {
+		log_warn("tcp: %u connections open (tcp_max_connections); closed %lu new ones", s->tcp_open,
+		         s->tcp_limit_rejected);
+		s->tcp_limit_warned_at = now;
+		s->tcp_limit_rejected = 0;
+	}
+}
+
+static void tcp_on_connection(uv_stream_t *listener, int status)
+{
+	struct tcp_listener *l = listener->data;
+	struct server *s = l->server;
+	if (status < 0) {
+		log_warn("tcp %s: accept failed: %s", l->listen->text, uv_strerror(status));
+		return;
+	}
+	struct tcp_conn *c = s->tcp_open < s->tcp_max ? malloc(sizeof(*c)) : NULL;
+	if (!c) {
+		tcp_reject(s, listener);
+		return;
+	}
+	memset(c, 0, offsetof(struct tcp_conn, in)); /* the buffers need no clearing */
+	c->server = s;
+	uv_tcp_init(&s->loop, &c->handle);
+	uv_timer_init(&s->loop, &c->idle);
+	c->handle.data = c;
+	c->idle.data = c;
+	c->open_handles = 2;
+	c->next = s->conns;
+	if (s->conns)
+		s->conns->prev = c;
+	s->conns = c;
+	s->tcp_open++;
+
+	if (uv_accept(listener, (uv_stream_t *)&c->handle) < 0) {
+		tcp_conn_close(c);
+		return;
+	}
+	int peer_len = sizeof(c->peer);
+	uv_tcp_getpeername(&c->handle, (struct sockaddr *)&c->peer, &peer_len);
+	uv_tcp_nodelay(&c->handle, 1);
+	tcp_conn_touch(c);
+	tcp_conn_process(c); /* starts reading */
+}
+
+static int tcp_listen_on(struct server *s, struct tcp_listener *l)
+{
+	int r = uv_tcp_init_ex(&s->loop, &l->handle, l->listen->addr.ss_family);
+	if (r < 0)
+		return r;
+	l->handle.data = l;
+	unsigned flags = l->listen->addr.ss_family == AF_INET6 ? UV_TCP_IPV6ONLY : 0;
+	r = uv_tcp_bind(&l->handle, (const struct sockaddr *)&l->listen->addr, flags);
+	if (r == 0)
+		r = uv_listen((uv_stream_t *)&l->handle, TCP_BACKLOG, tcp_on_connection);
+	return r;
+}
+
+/* ---- control: signals, stop, reload ---- */
+
+static void server_close_handle(uv_handle_t *h)
+{
+	if (!uv_is_closing(h))
+		uv_close(h, NULL);
+}
+
+static void server_stop(struct server *s)
+{
+	atomic_store(&s->stopping, true);
+	uint64_t one = 1;
+	if (s->wake_fd >= 0 && write(s->wake_fd, &one, sizeof(one)) < 0)
+		log_warn("cannot wake the udp workers: %s",
+		         strerror(errno)); /* they notice within UDP_POLL_MS */
+	for (size_t i = 0; i < s->listener_count; i++)
+		server_close_handle((uv_handle_t *)&s->listeners[i].handle);
+	while (s->conns)
+		tcp_conn_close(s->conns);
+	if (s->signals_started) {
+		server_close_handle((uv_handle_t *)&s->sig_term);
+		server_close_handle((uv_handle_t *)&s->sig_int);
+		server_close_handle((uv_handle_t *)&s->sig_hup);
+	}
+}
+
+static bool server_same_sockets(const struct config *a, const struct config *b)
+{
+	if (a->listen_count != b->listen_count || a->workers != b->workers)
+		return false;
+	for (size_t i = 0; i < a->listen_count; i++)
+		if (a->listen[i].addr_len != b->listen[i].addr_len ||
+		    memcmp(&a->listen[i].addr, &b->listen[i].addr, a->listen[i].addr_len))
+			return false;
+	return true;
+}
+
+static void server_reload(struct server *s)
+{
+	struct config cfg;
+	char err[1024];
+	log_info("reloading %s", s->config->path);
+	if (config_load(s->config->path, &cfg, err, sizeof(err)) < 0) {
+		log_error("reload failed, still serving the previous data: %s", err);
+		return;
+	}
+	struct snapshot *snap;
+	if (snapshot_build(&cfg, &snap, err, sizeof(err)) < 0) {
+		log_error("reload failed, still serving the previous data: %s", err);
+		config_free(&cfg);
+		return;
+	}
+	if (!server_same_sockets(s->config, &cfg))
+		log_warn("reload: listen and workers changes take effect only after a restart");
+	s->tcp_idle_ms = cfg.tcp_idle_timeout_ms;
+	s->tcp_max = cfg.tcp_max_connections;
+	snapshot_publish(snap);
+	log_info("reloaded %s: %zu zones, generation %llu", s->config->path, cfg.zone_count,
+	         (unsigned long long)snap->generation);
+	config_free(&cfg);
+}
+
+static void server_on_signal(uv_signal_t *h, int signum)
+{
+	struct server *s = h->data;
+	if (signum == SIGHUP) {
+		server_reload(s);
+		return;
+	}
+	log_info("%s: stopping", signum == SIGTERM ? "SIGTERM" : "SIGINT");
+	server_stop(s);
+}
+
+static void server_start_signal(struct server *s, uv_signal_t *h, int signum)
+{
+	uv_signal_init(&s->loop, h);
+	h->data = s;
+	uv_signal_start(h, server_on_signal, signum);
+}
+
+/* ---- run ---- */
+
+static int server_open_udp(struct server *s)
+{
+	const struct config *cfg = s->config;
+	s->udp_fd_count = (size_t)s->worker_count * cfg->listen_count;
+	s->udp_fds = malloc(s->udp_fd_count * sizeof(*s->udp_fds));
+	s->udp_pktinfo = malloc(s->udp_fd_count * sizeof(*s->udp_pktinfo));
+	if (!s->udp_fds || !s->udp_pktinfo) {
+		log_error("out of memory");
+		s->udp_fd_count = 0;
+		return -1;
+	}
+	for (size_t i = 0; i < s->udp_fd_count; i++)
+		s->udp_fds[i] = -1;
+	for (unsigned w = 0; w < s->worker_count; w++) {
+		for (size_t l = 0; l < cfg->listen_count; l++) {
+			size_t k = (size_t)w * cfg->listen_count + l;
+			s->udp_pktinfo[k] = udp_is_wildcard(&cfg->listen[l]);
+			s->udp_fds[k] = udp_socket_open(&cfg->listen[l], s->udp_pktinfo[k]);
+			if (s->udp_fds[k] < 0) {
+				log_error("cannot listen on udp %s: %s", cfg->listen[l].text,
+				          strerror(errno));
+				return -1;
+			}
+		}
+	}
+	return 0;
+}
+
+static int server_start_workers(struct server *s)
+{
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old); /* workers inherit it: signals go to the loop */
+	int rc = 0;
+	for (unsigned w = 0; w < s->worker_count; w++) {
+		struct udp_worker *wk = &s->workers[w];
+		wk->server = s;
+		wk->fd_count = s->config->listen_count;
+		wk->fds = s->udp_fds + (size_t)w * wk->fd_count;
+		wk->pktinfo = s->udp_pktinfo + (size_t)w * wk->fd_count;
+		int e = pthread_create(&wk->thread, NULL, udp_worker_main, wk);
+		if (e) {
+			log_error("cannot start udp worker: %s", strerror(e));
+			rc = -1;
+			break;
+		}
+		wk->started = true;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return rc;
+}
+
+/* "serving 1 zones (132 records) on 127.0.0.1:5300 udp+tcp, [::1]:5300 udp+tcp, 2 workers" */
+static void server_log_serving(const struct server *s)
+{
+	const struct snapshot *snap = snapshot_current();
+	size_t zones = 0, records = 0;
+	for (size_t i = 0; snap && i < zone_table_count(snap->zones); i++, zones++)
+		records += zone_table_at(snap->zones, i)->rr_count;
+	char addrs[512];
+	size_t used = 0;
+	addrs[0] = '\0';
+	for (size_t i = 0; i < s->config->listen_count && used < sizeof(addrs); i++) {
+		int n = snprintf(addrs + used, sizeof(addrs) - used, "%s%s udp+tcp", i ? ", " : "",
+		                 s->config->listen[i].text);
+		if (n < 0)
+			break;
+		used += (size_t)n;
+	}
+	log_info("serving %zu zones (%zu records) on %s, %u workers", zones, records, addrs, s->worker_count);
+}
+
+int server_run(const struct config *config)
+{
+	signal(SIGPIPE, SIG_IGN);
+	struct server *s = calloc(1, sizeof(*s));
+	if (!s) {
+		log_error("out of memory");
+		return -1;
+	}
+	s->config = config;
+	s->worker_count = config->workers ? config->workers : 1;
+	s->tcp_max = config->tcp_max_connections;
+	s->tcp_idle_ms = config->tcp_idle_timeout_ms;
+	s->wake_fd = -1;
+	int rc = -1;
+
+	if (uv_loop_init(&s->loop) < 0) {
+		log_error("cannot start the event loop");
+		free(s);
+		return -1;
+	}
+	s->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	s->workers = calloc(s->worker_count, sizeof(*s->workers));
+	s->listeners = calloc(config->listen_count, sizeof(*s->listeners));
+	if (s->wake_fd < 0 || !s->workers || !s->listeners) {
+		log_error("cannot set up the server: %s", strerror(errno));
+		goto stop;
+	}
+	if (server_open_udp(s) < 0)
+		goto stop;
+	for (size_t i = 0; i < config->listen_count; i++) {
+		struct tcp_listener *l = &s->listeners[i];
+		l->server = s;
+		l->listen = &config->listen[i];
+		int r = tcp_listen_on(s, l);
+		s->listener_count = i + 1; /* initialized, so closed on the way out */
+		if (r < 0) {
+			log_error("cannot listen on tcp %s: %s", l->listen->text, uv_strerror(r));
+			goto stop;
+		}
+	}
+	server_start_signal(s, &s->sig_term, SIGTERM);
+	server_start_signal(s, &s->sig_int, SIGINT);
+	server_start_signal(s, &s->sig_hup, SIGHUP);
+	s->signals_started = true;
+	if (server_start_workers(s) < 0)
+		goto stop;
+
+	server_log_serving(s);
+	uv_run(&s->loop, UV_RUN_DEFAULT);
+	rc = 0;
+
+stop:
+	server_stop(s);                   /* idempotent: after a signal it only finds closed handles */
+	uv_run(&s->loop, UV_RUN_DEFAULT); /* completes the closes */
+	for (unsigned w = 0; w < s->worker_count && s->workers; w++)
+		if (s->workers[w].started)
+			pthread_join(s->workers[w].thread, NULL);
+	if (uv_loop_close(&s->loop) != 0)
+		log_warn("event loop closed with handles still open");
+	for (size_t i = 0; i < s->udp_fd_count; i++)
+		if (s->udp_fds[i] >= 0)
+			close(s->udp_fds[i]);
+	if (s->wake_fd >= 0)
+		close(s->wake_fd);
+	free(s->udp_fds);
+	free(s->udp_pktinfo);
+	free(s->workers);
+	free(s->listeners);
+	free(s);
+	return rc;
+}

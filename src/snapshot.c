@@ -1,0 +1,201 @@
+/*
+ * snapshot — build, publish and reclaim what the query path reads.
+ *
+ * Publishing is one atomic pointer exchange.  Reclaiming the previous
+ * snapshot uses quiescent-state based reclamation (QSBR), so readers never
+ * lock and never write shared cache lines other than their own slot:
+ *
+ *   - a global epoch counts publishes (starts at 1);
+ *   - each reader slot holds the epoch it saw at its last quiescent point,
+ *     or 0 while the reader is offline (blocked in poll, holding nothing);
+ *   - after swapping the pointer, the publisher bumps the epoch to E and
+ *     waits until every slot is 0 or >= E: each reader has then either
+ *     finished the batch that might have used the old pointer or was not
+ *     holding one.  Only then is the old snapshot freed.
+ *
+ * The wait polls with nanosleep in the control thread.  Readers report at
+ * least every batch and go offline before blocking, so it lasts about one
+ * batch.  All accesses are sequentially consistent: the reader's "store my
+ * slot, then load the pointer" against the publisher's "store the pointer,
+ * then load the slots" is a store/load pair that weaker orders would let
+ * both sides miss.  The cost is one fenced store per batch of packets.
+ *
+ * A snapshot also owns copies of the strings the zone table was built from,
+ * so it never points into a config that the caller frees after building.
+ */
+#include "snapshot.h"
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "config.h"
+#include "log.h"
+#include "zone.h"
+
+/* The allocation behind a struct snapshot. */
+struct snapshot_owned {
+	struct snapshot snap; /* first: a struct snapshot * is a struct snapshot_owned * */
+	struct zone_source *sources;
+	size_t source_count;
+};
+
+struct snapshot_reader_slot {
+	_Atomic uint64_t seen; /* 0: offline or free; else the epoch at the last quiescent point */
+	atomic_bool used;
+} __attribute__((aligned(64))); /* one cache line each: readers write only their own */
+
+static _Atomic(struct snapshot *) snapshot_live;
+static _Atomic uint64_t snapshot_epoch = 1;
+static uint64_t snapshot_generation; /* written only by the publishing thread */
+static struct snapshot_reader_slot snapshot_readers[SNAPSHOT_MAX_READERS];
+
+static void snapshot_sources_free(struct snapshot_owned *own)
+{
+	for (size_t i = 0; i < own->source_count; i++) {
+		free((char *)own->sources[i].origin);
+		free((char *)own->sources[i].file);
+	}
+	free(own->sources);
+}
+
+int snapshot_build(const struct config *config, struct snapshot **out, char *err, size_t errlen)
+{
+	*out = NULL;
+	struct snapshot_owned *own = calloc(1, sizeof(*own));
+	if (!own) {
+		snprintf(err, errlen, "%s: out of memory", config->path);
+		return -1;
+	}
+	if (config->zone_count) {
+		own->sources = calloc(config->zone_count, sizeof(*own->sources));
+		if (!own->sources)
+			goto oom;
+	}
+	for (size_t i = 0; i < config->zone_count; i++) {
+		own->source_count = i + 1;
+		own->sources[i].origin = strdup(config->zones[i].origin);
+		own->sources[i].file = strdup(config->zones[i].file);
+		if (!own->sources[i].origin || !own->sources[i].file)
+			goto oom;
+	}
+
+	struct snapshot *snap = &own->snap;
+	if (zone_table_build(own->sources, own->source_count, &snap->zones, err, errlen) < 0) {
+		snapshot_sources_free(own);
+		free(own);
+		return -1;
+	}
+	if (config->nsid) {
+		size_t len = strlen(config->nsid);
+		if (len > sizeof(snap->nsid))
+			len = sizeof(snap->nsid); /* config limits it to 255 already */
+		memcpy(snap->nsid, config->nsid, len);
+		snap->settings.nsid = snap->nsid;
+		snap->settings.nsid_len = (uint16_t)len;
+	}
+	snap->settings.udp_payload = config->udp_payload;
+	*out = snap;
+	return 0;
+
+oom:
+	snprintf(err, errlen, "%s: out of memory", config->path);
+	snapshot_sources_free(own);
+	free(own);
+	return -1;
+}
+
+void snapshot_free(struct snapshot *snap)
+{
+	if (!snap)
+		return;
+	struct snapshot_owned *own = (struct snapshot_owned *)snap;
+	if (snap->zones)
+		zone_table_free(snap->zones);
+	snapshot_sources_free(own);
+	free(own);
+}
+
+/* Blocks until every reader has passed a quiescent point at or after
+ * epoch `target`, or is offline. */
+static void snapshot_wait_readers(uint64_t target)
+{
+	const struct timespec pause = {.tv_sec = 0, .tv_nsec = 1000 * 1000};
+	unsigned waited_ms = 0;
+	bool warned = false;
+	for (int i = 0; i < SNAPSHOT_MAX_READERS; i++) {
+		for (;;) {
+			uint64_t seen = atomic_load(&snapshot_readers[i].seen);
+			if (seen == 0 || seen >= target)
+				break;
+			nanosleep(&pause, NULL);
+			if (++waited_ms == 5000 && !warned) {
+				log_warn("snapshot: reader %d has not been quiescent for 5 s; still waiting",
+				         i);
+				warned = true;
+			}
+		}
+	}
+}
+
+void snapshot_publish(struct snapshot *snap)
+{
+	if (snap)
+		snap->generation = ++snapshot_generation;
+	struct snapshot *old = atomic_exchange(&snapshot_live, snap);
+	uint64_t target = atomic_fetch_add(&snapshot_epoch, 1) + 1;
+	if (old) {
+		snapshot_wait_readers(target);
+		snapshot_free(old);
+	}
+}
+
+const struct snapshot *snapshot_current(void)
+{
+	return atomic_load(&snapshot_live);
+}
+
+int snapshot_reader_register(void)
+{
+	for (int i = 0; i < SNAPSHOT_MAX_READERS; i++) {
+		bool expected = false;
+		if (atomic_compare_exchange_strong(&snapshot_readers[i].used, &expected, true)) {
+			atomic_store(&snapshot_readers[i].seen, atomic_load(&snapshot_epoch));
+			return i;
+		}
+	}
+	return -1;
+}
+
+void snapshot_reader_quiescent(int reader)
+{
+	if (reader >= 0 && reader < SNAPSHOT_MAX_READERS)
+		atomic_store(&snapshot_readers[reader].seen, atomic_load(&snapshot_epoch));
+}
+
+void snapshot_reader_offline(int reader)
+{
+	if (reader >= 0 && reader < SNAPSHOT_MAX_READERS)
+		atomic_store(&snapshot_readers[reader].seen, 0);
+}
+
+void snapshot_reader_online(int reader)
+{
+	snapshot_reader_quiescent(reader);
+}
+
+void snapshot_reader_unregister(int reader)
+{
+	if (reader < 0 || reader >= SNAPSHOT_MAX_READERS)
+		return;
+	atomic_store(&snapshot_readers[reader].seen, 0);
+	atomic_store(&snapshot_readers[reader].used, false);
+}
+
+void snapshot_shutdown(void)
+{
+	snapshot_free(atomic_exchange(&snapshot_live, NULL));
+}

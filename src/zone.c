@@ -1,0 +1,1354 @@
+/*
+ * zone — master files in, an immutable lookup structure out.
+ *
+ * Loading has three stages.  (1) Parse: each file is read into memory and
+ * handed to ldns through fmemopen(), one record per ldns_rr_new_frm_fp_l()
+ * call.  Knowing the stream offset before and after each call lets us see
+ * the exact bytes a record came from, which gives (a) the line the record
+ * starts on (ldns only reports where it stopped reading) and (b) the text of
+ * an $INCLUDE line, which ldns recognises but does not hand back.  Every
+ * record becomes a small load_rr: owner and rdata copied (lower-cased where
+ * RFC 4034 6.2 says so) into the zone's arena, plus file and line.
+ * (2) Check and group: every owner name and all its ancestors up to the
+ * apex get a node in an open-addressing hash table (so empty non-terminals
+ * exist); the records are sorted by (node, type, file order) and cut into
+ * RRsets, dropping exact duplicates; CNAME, SOA and apex NS rules are
+ * checked; zone cuts are found and occluded data is dropped with a warning.
+ * (3) Freeze: nodes, RRsets and rdata descriptors go into three flat arrays,
+ * additional-section links and wildcard pointers are resolved, and the
+ * temporary arrays are freed.
+ *
+ * Memory: names and rdata bytes live in a per-zone arena of large blocks
+ * (no malloc per record); an ancestor node's name points into the middle of
+ * its descendant's stored name, since it is a suffix of it.  A zone is freed
+ * as its arena plus four arrays.
+ *
+ * Lookups hash candidate names (qname and its ancestors) and probe; they
+ * touch only the frozen arrays and allocate nothing.
+ */
+#include "zone.h"
+
+#include <errno.h>
+#include <ldns/ldns.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdio_ext.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dname.h"
+#include "log.h"
+
+#define ZONE_INCLUDE_DEPTH_MAX 8
+#define ZONE_ARENA_BLOCK (256u * 1024u)
+#define ZONE_NONE UINT32_MAX
+
+/* RR types that this module treats specially (numbers from the IANA registry). */
+enum {
+	T_A = 1,
+	T_NS = 2,
+	T_CNAME = 5,
+	T_SOA = 6,
+	T_MX = 15,
+	T_KEY = 25,
+	T_AAAA = 28,
+	T_SRV = 33,
+	T_DS = 43,
+	T_RRSIG = 46,
+	T_NSEC = 47,
+};
+
+/* ---------------------------------------------------------------- arena */
+
+struct zone_arena_block {
+	struct zone_arena_block *next;
+	size_t used;
+	size_t cap;
+	_Alignas(8) uint8_t data[];
+};
+
+struct zone_arena {
+	struct zone_arena_block *head;
+};
+
+static void *arena_alloc(struct zone_arena *a, size_t size, size_t align)
+{
+	struct zone_arena_block *b = a->head;
+	if (b != NULL) {
+		size_t at = (b->used + align - 1) & ~(align - 1);
+		if (at + size <= b->cap) {
+			b->used = at + size;
+			return b->data + at;
+		}
+	}
+	/* Oversized requests get a block of their own, placed behind the
+	 * current one so the current block's free space stays usable. */
+	size_t cap = size > ZONE_ARENA_BLOCK / 4 ? size : ZONE_ARENA_BLOCK;
+	struct zone_arena_block *nb = malloc(sizeof(*nb) + cap);
+	if (nb == NULL)
+		return NULL;
+	nb->cap = cap;
+	nb->used = size;
+	if (b != NULL && cap == size) {
+		nb->next = b->next;
+		b->next = nb;
+	} else {
+		nb->next = b;
+		a->head = nb;
+	}
+	return nb->data;
+}
+
+static void *arena_copy(struct zone_arena *a, const void *src, size_t size)
+{
+	void *p = arena_alloc(a, size ? size : 1, 1);
+	if (p != NULL && size > 0)
+		memcpy(p, src, size);
+	return p;
+}
+
+static void arena_free(struct zone_arena *a)
+{
+	struct zone_arena_block *b = a->head;
+	while (b != NULL) {
+		struct zone_arena_block *next = b->next;
+		free(b);
+		b = next;
+	}
+	a->head = NULL;
+}
+
+/* ---------------------------------------------------------- name hashing */
+
+struct zone_slot {
+	uint32_t hash;
+	uint32_t index; /* node (or zone) index + 1; 0 marks an empty slot */
+};
+
+/* Byte comparison of two well-formed names that stops at the first
+ * difference, so it never reads past the shorter name. */
+static bool names_equal(const uint8_t *a, const uint8_t *b, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (a[i] != b[i])
+			return false;
+	return true;
+}
+
+struct zone_table_internal {
+	struct zone_node *nodes;
+	struct zone_rrset *rrsets;
+	struct zone_rdata *rdata;
+	struct zone_slot *slots;
+	uint32_t slot_mask;
+	unsigned origin_labels;
+	struct zone_arena arena;
+};
+
+struct zone_table {
+	size_t count;
+	struct zone *zones;
+	struct zone_table_internal *internals;
+	struct zone_slot *slots; /* origins */
+	uint32_t slot_mask;
+};
+
+static const struct zone_node *internal_find(const struct zone_table_internal *in, const uint8_t *name)
+{
+	uint32_t h = dname_hash(name);
+	size_t len = dname_len(name);
+	for (uint32_t i = h & in->slot_mask;; i = (i + 1) & in->slot_mask) {
+		const struct zone_slot *s = &in->slots[i];
+		if (s->index == 0)
+			return NULL;
+		if (s->hash == h && names_equal(in->nodes[s->index - 1].name, name, len))
+			return &in->nodes[s->index - 1];
+	}
+}
+
+/* ------------------------------------------------------------- loading */
+
+enum load_rr_flags { RR_DROPPED = 1 };
+
+/* One record as parsed, before grouping. */
+struct load_rr {
+	const uint8_t *owner;
+	const uint8_t *rdata;
+	uint32_t node;
+	uint32_t seq; /* position in file order */
+	uint32_t ttl;
+	uint32_t line;
+	uint16_t type;
+	uint16_t rdlen;
+	uint16_t file;
+	uint16_t flags;
+};
+
+enum load_node_flags {
+	LN_HAS_NS = 1,
+	LN_NS_TARGET = 2,
+};
+
+struct load_node {
+	uint32_t parent; /* ZONE_NONE for the apex */
+	uint32_t cut;    /* topmost zone cut strictly above, or ZONE_NONE */
+	uint32_t first_set;
+	uint16_t set_count;
+	uint16_t flags;
+};
+
+/* One RRset during building: a run of records in the sorted array. */
+struct load_set {
+	uint32_t node;
+	uint32_t first; /* index into rrs */
+	uint32_t count;
+	uint16_t type;
+	bool dropped;
+};
+
+struct loader {
+	const char *origin_text;
+	uint8_t origin[DNAME_MAXLEN];
+	size_t origin_len;
+	struct zone_table_internal *in;
+
+	struct load_rr *rrs;
+	size_t rr_count, rr_cap;
+	const uint8_t *last_owner;
+
+	const char **files;
+	size_t file_count, file_cap;
+
+	struct zone_node *nodes;
+	struct load_node *lnodes;
+	size_t node_count, node_cap;
+	size_t slot_used;
+
+	struct load_set *sets;
+	size_t set_count, set_cap;
+
+	char *err;
+	size_t errlen;
+};
+
+static int fail(struct loader *ld, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int fail(struct loader *ld, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(ld->err, ld->errlen, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static void name_text(const uint8_t *name, char buf[DNAME_TEXT_MAXLEN])
+{
+	if (dname_to_text(name, buf, DNAME_TEXT_MAXLEN) < 0)
+		snprintf(buf, DNAME_TEXT_MAXLEN, "(unprintable name)");
+}
+
+static void type_text(uint16_t type, char buf[16])
+{
+	const ldns_rr_descriptor *d = ldns_rr_descript(type);
+	if (d != NULL && d->_name != NULL && d->_type == type)
+		snprintf(buf, 16, "%s", d->_name);
+	else
+		snprintf(buf, 16, "TYPE%u", type);
+}
+
+/* RFC 4034 6.2 (as amended by RFC 6840 5.1, which takes NSEC out): the
+ * types whose embedded names are lower-cased in canonical form. */
+static bool type_lowers_names(uint16_t type)
+{
+	switch (type) {
+	case 2:  /* NS */
+	case 3:  /* MD */
+	case 4:  /* MF */
+	case 5:  /* CNAME */
+	case 6:  /* SOA */
+	case 7:  /* MB */
+	case 8:  /* MG */
+	case 9:  /* MR */
+	case 12: /* PTR */
+	case 14: /* MINFO */
+	case 15: /* MX */
+	case 17: /* RP */
+	case 18: /* AFSDB */
+	case 21: /* RT */
+	case 24: /* SIG */
+	case 26: /* PX */
+	case 30: /* NXT */
+	case 33: /* SRV */
+	case 35: /* NAPTR */
+	case 36: /* KX */
+	case 38: /* A6 */
+	case 39: /* DNAME */
+	case 46: /* RRSIG */
+		return true;
+	default:
+		return false;
+	}
+}
+
+static int add_file(struct loader *ld, const char *path)
+{
+	if (ld->file_count == ld->file_cap) {
+		size_t cap = ld->file_cap ? ld->file_cap * 2 : 4;
+		if (cap > UINT16_MAX + 1u)
+			return fail(ld, "%s: too many included files", path);
+		const char **f = realloc(ld->files, cap * sizeof(*f));
+		if (f == NULL)
+			return fail(ld, "%s: out of memory", path);
+		ld->files = f;
+		ld->file_cap = cap;
+	}
+	const char *copy = arena_copy(&ld->in->arena, path, strlen(path) + 1);
+	if (copy == NULL)
+		return fail(ld, "%s: out of memory", path);
+	ld->files[ld->file_count] = copy;
+	return (int)ld->file_count++;
+}
+
+static int add_rr(struct loader *ld, const ldns_rr *rr, uint16_t file, unsigned line)
+{
+	const char *path = ld->files[file];
+	char text[DNAME_TEXT_MAXLEN];
+
+	if (ldns_rr_get_class(rr) != LDNS_RR_CLASS_IN) {
+		char *cls = ldns_rr_class2str(ldns_rr_get_class(rr));
+		fail(ld, "%s:%u: class %s is not supported (only IN)", path, line, cls ? cls : "?");
+		free(cls);
+		return -1;
+	}
+
+	const ldns_rdf *owner_rdf = ldns_rr_owner(rr);
+	uint8_t owner[DNAME_MAXLEN];
+	size_t owner_len = ldns_rdf_size(owner_rdf);
+	if (owner_len == 0 || owner_len > DNAME_MAXLEN)
+		return fail(ld, "%s:%u: bad owner name", path, line);
+	memcpy(owner, ldns_rdf_data(owner_rdf), owner_len);
+	dname_lower(owner);
+	if (dname_len(owner) != owner_len)
+		return fail(ld, "%s:%u: bad owner name", path, line);
+	if (!dname_is_at_or_below(owner, ld->origin)) {
+		char zone[DNAME_TEXT_MAXLEN];
+		name_text(owner, text);
+		name_text(ld->origin, zone);
+		return fail(ld, "%s:%u: out-of-zone data: %s is not in %s", path, line, text, zone);
+	}
+
+	uint16_t type = (uint16_t)ldns_rr_get_type(rr);
+	if (type == T_SOA && owner_len != ld->origin_len) {
+		name_text(owner, text);
+		return fail(ld, "%s:%u: SOA not at the apex: %s", path, line, text);
+	}
+
+	/* rdata: each field's wire form is its rdf bytes, names uncompressed. */
+	size_t rdlen = 0;
+	for (size_t i = 0; i < ldns_rr_rd_count(rr); i++)
+		rdlen += ldns_rdf_size(ldns_rr_rdf(rr, i));
+	if (rdlen > UINT16_MAX)
+		return fail(ld, "%s:%u: rdata longer than 65535 bytes", path, line);
+	uint8_t *rdata = arena_alloc(&ld->in->arena, rdlen ? rdlen : 1, 1);
+	if (rdata == NULL)
+		return fail(ld, "%s:%u: out of memory", path, line);
+	bool lower = type_lowers_names(type);
+	size_t at = 0;
+	for (size_t i = 0; i < ldns_rr_rd_count(rr); i++) {
+		const ldns_rdf *f = ldns_rr_rdf(rr, i);
+		size_t n = ldns_rdf_size(f);
+		memcpy(rdata + at, ldns_rdf_data(f), n);
+		if (lower && ldns_rdf_get_type(f) == LDNS_RDF_TYPE_DNAME)
+			dname_lower(rdata + at);
+		at += n;
+	}
+
+	/* Consecutive records usually share an owner: store it once. */
+	const uint8_t *stored = ld->last_owner;
+	if (stored == NULL || dname_len(stored) != owner_len || memcmp(stored, owner, owner_len) != 0) {
+		stored = arena_copy(&ld->in->arena, owner, owner_len);
+		if (stored == NULL)
+			return fail(ld, "%s:%u: out of memory", path, line);
+		ld->last_owner = stored;
+	}
+
+	if (ld->rr_count == ld->rr_cap) {
+		size_t cap = ld->rr_cap ? ld->rr_cap * 2 : 256;
+		if (cap > UINT32_MAX / 2)
+			return fail(ld, "%s:%u: too many records", path, line);
+		struct load_rr *r = realloc(ld->rrs, cap * sizeof(*r));
+		if (r == NULL)
+			return fail(ld, "%s:%u: out of memory", path, line);
+		ld->rrs = r;
+		ld->rr_cap = cap;
+	}
+	ld->rrs[ld->rr_count] = (struct load_rr){
+	    .owner = stored,
+	    .rdata = rdata,
+	    .node = ZONE_NONE,
+	    .seq = (uint32_t)ld->rr_count,
+	    .ttl = ldns_rr_ttl(rr),
+	    .line = line,
+	    .type = type,
+	    .rdlen = (uint16_t)rdlen,
+	    .file = file,
+	};
+	ld->rr_count++;
+	return 0;
+}
+
+static int read_whole_file(const char *path, char **out, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	if (f == NULL)
+		return -1;
+	size_t cap = 65536, n = 0;
+	char *buf = malloc(cap);
+	while (buf != NULL) {
+		size_t got = fread(buf + n, 1, cap - n, f);
+		n += got;
+		if (n < cap) {
+			if (ferror(f)) {
+				free(buf);
+				buf = NULL;
+			}
+			break;
+		}
+		char *nb = realloc(buf, cap * 2);
+		if (nb == NULL)
+			free(buf);
+		buf = nb;
+		cap *= 2;
+	}
+	int saved = errno;
+	fclose(f);
+	if (buf == NULL) {
+		errno = saved ? saved : ENOMEM;
+		return -1;
+	}
+	*out = buf;
+	*len = n;
+	return 0;
+}
+
+static size_t count_newlines(const char *p, size_t n)
+{
+	size_t count = 0;
+	const char *end = p + n;
+	while (p < end && (p = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+		count++;
+		p++;
+	}
+	return count;
+}
+
+/* Skips the blank and comment lines ldns consumed before a record; returns
+ * where the record's text starts and adds the lines skipped to *line. */
+static const char *skip_blank(const char *p, const char *end, unsigned *line)
+{
+	while (p < end) {
+		if (*p == ' ' || *p == '\t' || *p == '\r') {
+			p++;
+		} else if (*p == '\n') {
+			(*line)++;
+			p++;
+		} else if (*p == ';') {
+			while (p < end && *p != '\n')
+				p++;
+		} else {
+			break;
+		}
+	}
+	return p;
+}
+
+/* One token of an $INCLUDE line: "quoted" or up to blank / comment / EOL. */
+static size_t include_token(const char **pp, const char *end, char *out, size_t outlen)
+{
+	const char *p = *pp;
+	size_t n = 0;
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++;
+	if (p < end && *p == '"') {
+		p++;
+		while (p < end && *p != '"' && *p != '\n') {
+			if (n + 1 < outlen)
+				out[n] = *p;
+			n++;
+			p++;
+		}
+		if (p < end && *p == '"')
+			p++;
+	} else {
+		while (p < end && *p != ' ' && *p != '\t' && *p != '\r' && *p != '\n' && *p != ';') {
+			if (n + 1 < outlen)
+				out[n] = *p;
+			n++;
+			p++;
+		}
+	}
+	*pp = p;
+	if (n >= outlen)
+		return SIZE_MAX;
+	out[n] = '\0';
+	return n;
+}
+
+static int load_file(struct loader *ld, const char *path, const uint8_t *origin, uint32_t default_ttl,
+                     int depth, const char *from, unsigned from_line);
+
+static int do_include(struct loader *ld, const char *path, unsigned line, const char *text, const char *end,
+                      const ldns_rdf *cur_origin, uint32_t ttl, int depth)
+{
+	char file[PATH_MAX], oname[DNAME_TEXT_MAXLEN], joined[PATH_MAX];
+	const char *p = text + strlen("$INCLUDE");
+
+	size_t flen = include_token(&p, end, file, sizeof(file));
+	if (flen == SIZE_MAX)
+		return fail(ld, "%s:%u: $INCLUDE file name too long", path, line);
+	if (flen == 0)
+		return fail(ld, "%s:%u: $INCLUDE without a file name", path, line);
+	size_t olen = include_token(&p, end, oname, sizeof(oname));
+	if (olen == SIZE_MAX)
+		return fail(ld, "%s:%u: $INCLUDE origin too long", path, line);
+	if (depth + 1 > ZONE_INCLUDE_DEPTH_MAX)
+		return fail(ld, "%s:%u: $INCLUDE nested more than %d deep", path, line,
+		            ZONE_INCLUDE_DEPTH_MAX);
+
+	/* The included file's origin: the one given (relative to the current
+	 * origin unless it ends in a dot), else the current one. */
+	uint8_t origin[DNAME_MAXLEN];
+	size_t cur_len = ldns_rdf_size(cur_origin);
+	if (cur_len == 0 || cur_len > DNAME_MAXLEN)
+		return fail(ld, "%s:%u: bad $ORIGIN", path, line);
+	if (olen == 0 || strcmp(oname, "@") == 0) {
+		memcpy(origin, ldns_rdf_data(cur_origin), cur_len);
+	} else {
+		int n = dname_from_text(oname, origin);
+		if (n < 0)
+			return fail(ld, "%s:%u: bad $INCLUDE origin %s", path, line, oname);
+		if (oname[olen - 1] != '.' || (olen >= 2 && oname[olen - 2] == '\\')) {
+			/* relative: drop our root byte and append the current origin */
+			if ((size_t)n - 1 + cur_len > DNAME_MAXLEN)
+				return fail(ld, "%s:%u: $INCLUDE origin too long", path, line);
+			memcpy(origin + n - 1, ldns_rdf_data(cur_origin), cur_len);
+		}
+	}
+	dname_lower(origin);
+
+	if (file[0] == '/') {
+		snprintf(joined, sizeof(joined), "%s", file);
+	} else {
+		const char *slash = strrchr(path, '/');
+		int dirlen = slash ? (int)(slash - path) : 0;
+		int n = slash ? snprintf(joined, sizeof(joined), "%.*s/%s", dirlen, path, file)
+		              : snprintf(joined, sizeof(joined), "%s", file);
+		if (n < 0 || (size_t)n >= sizeof(joined))
+			return fail(ld, "%s:%u: $INCLUDE path too long", path, line);
+	}
+	return load_file(ld, joined, origin, ttl, depth + 1, path, line);
+}
+
+static int load_file(struct loader *ld, const char *path, const uint8_t *origin, uint32_t default_ttl,
+                     int depth, const char *from, unsigned from_line)
+{
+	char *buf = NULL;
+	size_t size = 0;
+	if (read_whole_file(path, &buf, &size) < 0) {
+		if (from != NULL)
+			return fail(ld, "%s:%u: cannot read %s: %s", from, from_line, path, strerror(errno));
+		return fail(ld, "%s: cannot read: %s", path, strerror(errno));
+	}
+	int file = add_file(ld, path);
+	if (file < 0 || size == 0) {
+		free(buf);
+		return file < 0 ? -1 : 0;
+	}
+	FILE *fp = fmemopen(buf, size, "r");
+	if (fp == NULL) {
+		free(buf);
+		return fail(ld, "%s: %s", path, strerror(errno));
+	}
+	/* The stream is ours alone; ldns reads it a byte at a time. */
+	__fsetlocking(fp, FSETLOCKING_BYCALLER);
+
+	ldns_rdf *cur_origin = ldns_rdf_new_frm_data(LDNS_RDF_TYPE_DNAME, dname_len(origin), origin);
+	ldns_rdf *prev = NULL;
+	uint32_t ttl = default_ttl;
+	int ldns_line = 0;
+	unsigned line = 1; /* the line at the stream position before each call */
+	int rc = 0;
+	if (cur_origin == NULL) {
+		rc = fail(ld, "%s: out of memory", path);
+		goto out;
+	}
+
+	while (rc == 0 && !feof(fp)) {
+		long start = ftell(fp);
+		ldns_rr *rr = NULL;
+		ldns_status s = ldns_rr_new_frm_fp_l(&rr, fp, &ttl, &cur_origin, &prev, &ldns_line);
+		long stop = ftell(fp);
+		if (start < 0 || stop < start || (size_t)stop > size) {
+			ldns_rr_free(rr);
+			rc = fail(ld, "%s: read error", path);
+			break;
+		}
+		unsigned rec_line = line;
+		const char *text = skip_blank(buf + start, buf + stop, &rec_line);
+		line += (unsigned)count_newlines(buf + start, (size_t)(stop - start));
+
+		switch (s) {
+		case LDNS_STATUS_OK:
+			rc = add_rr(ld, rr, (uint16_t)file, rec_line);
+			ldns_rr_free(rr);
+			break;
+		case LDNS_STATUS_SYNTAX_ORIGIN:
+		case LDNS_STATUS_SYNTAX_TTL:
+		case LDNS_STATUS_SYNTAX_EMPTY:
+			break;
+		case LDNS_STATUS_SYNTAX_INCLUDE:
+			if (cur_origin == NULL) {
+				rc = fail(ld, "%s:%u: $INCLUDE without an origin", path, rec_line);
+				break;
+			}
+			rc = do_include(ld, path, rec_line, text, buf + stop, cur_origin, ttl, depth);
+			break;
+		default:
+			rc = fail(ld, "%s:%u: %s", path, rec_line, ldns_get_errorstr_by_id(s));
+			break;
+		}
+		if (stop == start)
+			break; /* no progress: end of input */
+	}
+out:
+	ldns_rdf_deep_free(cur_origin);
+	ldns_rdf_deep_free(prev);
+	fclose(fp);
+	free(buf);
+	return rc;
+}
+
+/* ------------------------------------------------------------ building */
+
+static int slots_grow(struct loader *ld)
+{
+	struct zone_table_internal *in = ld->in;
+	uint32_t old_size = in->slots ? in->slot_mask + 1 : 0;
+	uint32_t size = old_size ? old_size * 2 : 1024;
+	if (size == 0 || size > (1u << 30))
+		return -1;
+	struct zone_slot *slots = calloc(size, sizeof(*slots));
+	if (slots == NULL)
+		return -1;
+	for (uint32_t i = 0; i < old_size; i++) {
+		struct zone_slot s = in->slots[i];
+		if (s.index == 0)
+			continue;
+		uint32_t j = s.hash & (size - 1);
+		while (slots[j].index != 0)
+			j = (j + 1) & (size - 1);
+		slots[j] = s;
+	}
+	free(in->slots);
+	in->slots = slots;
+	in->slot_mask = size - 1;
+	return 0;
+}
+
+/* The index of name's node while building, or ZONE_NONE. */
+static uint32_t node_lookup(const struct loader *ld, const uint8_t *name)
+{
+	const struct zone_table_internal *in = ld->in;
+	uint32_t h = dname_hash(name);
+	size_t len = dname_len(name);
+	for (uint32_t i = h & in->slot_mask; in->slots[i].index != 0; i = (i + 1) & in->slot_mask) {
+		uint32_t idx = in->slots[i].index - 1;
+		if (in->slots[i].hash == h && names_equal(ld->nodes[idx].name, name, len))
+			return idx;
+	}
+	return ZONE_NONE;
+}
+
+/* Finds name's node or creates it; ZONE_NONE on out of memory. */
+static uint32_t node_get(struct loader *ld, const uint8_t *name, bool *created)
+{
+	struct zone_table_internal *in = ld->in;
+	uint32_t h = dname_hash(name);
+	size_t len = dname_len(name);
+	uint32_t i;
+	*created = false;
+	for (i = h & in->slot_mask; in->slots[i].index != 0; i = (i + 1) & in->slot_mask) {
+		if (in->slots[i].hash == h && names_equal(ld->nodes[in->slots[i].index - 1].name, name, len))
+			return in->slots[i].index - 1;
+	}
+	if (ld->node_count == ld->node_cap) {
+		size_t cap = ld->node_cap ? ld->node_cap * 2 : 256;
+		struct zone_node *n = realloc(ld->nodes, cap * sizeof(*n));
+		if (n == NULL)
+			return ZONE_NONE;
+		ld->nodes = n;
+		struct load_node *l = realloc(ld->lnodes, cap * sizeof(*l));
+		if (l == NULL)
+			return ZONE_NONE;
+		ld->lnodes = l;
+		ld->node_cap = cap;
+	}
+	uint32_t idx = (uint32_t)ld->node_count++;
+	ld->nodes[idx] = (struct zone_node){.name = name};
+	ld->lnodes[idx] = (struct load_node){.parent = ZONE_NONE, .cut = ZONE_NONE};
+	in->slots[i] = (struct zone_slot){.hash = h, .index = idx + 1};
+	*created = true;
+	/* Keep the load factor at or below 3/4: slots are 8 bytes and carry
+	 * the hash, so a probe run stays within a cache line or two. */
+	if (++ld->slot_used * 4 > ((size_t)in->slot_mask + 1) * 3 && slots_grow(ld) < 0)
+		return ZONE_NONE;
+	return idx;
+}
+
+/* The node of an owner name, creating it and any missing ancestors. */
+static uint32_t node_for_owner(struct loader *ld, const uint8_t *owner)
+{
+	bool created;
+	uint32_t idx = node_get(ld, owner, &created);
+	uint32_t child = idx;
+	const uint8_t *name = owner;
+	while (created && child != ZONE_NONE && child != 0) {
+		name = dname_parent(name);
+		uint32_t parent = node_get(ld, name, &created);
+		if (parent == ZONE_NONE)
+			return ZONE_NONE;
+		ld->lnodes[child].parent = parent;
+		child = parent;
+	}
+	return child == ZONE_NONE ? ZONE_NONE : idx;
+}
+
+static int rr_order(const void *a, const void *b)
+{
+	const struct load_rr *x = a, *y = b;
+	if (x->node != y->node)
+		return x->node < y->node ? -1 : 1;
+	if (x->type != y->type)
+		return x->type < y->type ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+static int rdata_order(const void *a, const void *b)
+{
+	const struct load_rr *x = *(const struct load_rr *const *)a, *y = *(const struct load_rr *const *)b;
+	if (x->rdlen != y->rdlen)
+		return x->rdlen < y->rdlen ? -1 : 1;
+	int c = memcmp(x->rdata, y->rdata, x->rdlen);
+	if (c != 0)
+		return c;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+static bool same_rdata(const struct load_rr *x, const struct load_rr *y)
+{
+	return x->rdlen == y->rdlen && memcmp(x->rdata, y->rdata, x->rdlen) == 0;
+}
+
+/* Marks exact duplicates in rrs[0..n) (all of one RRset) as dropped,
+ * keeping the first in file order. */
+static int mark_duplicates(struct load_rr *rrs, size_t n)
+{
+	if (n <= 8) {
+		for (size_t i = 1; i < n; i++)
+			for (size_t j = 0; j < i; j++)
+				if (!(rrs[j].flags & RR_DROPPED) && same_rdata(&rrs[i], &rrs[j])) {
+					rrs[i].flags |= RR_DROPPED;
+					break;
+				}
+		return 0;
+	}
+	struct load_rr **order = malloc(n * sizeof(*order));
+	if (order == NULL)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		order[i] = &rrs[i];
+	qsort(order, n, sizeof(*order), rdata_order);
+	for (size_t i = 1; i < n; i++)
+		if (same_rdata(order[i], order[i - 1]))
+			order[i]->flags |= RR_DROPPED;
+	free(order);
+	return 0;
+}
+
+static int add_set(struct loader *ld, struct load_set set)
+{
+	if (ld->set_count == ld->set_cap) {
+		size_t cap = ld->set_cap ? ld->set_cap * 2 : 256;
+		struct load_set *s = realloc(ld->sets, cap * sizeof(*s));
+		if (s == NULL)
+			return -1;
+		ld->sets = s;
+		ld->set_cap = cap;
+	}
+	ld->sets[ld->set_count++] = set;
+	return 0;
+}
+
+static bool cname_may_coexist(uint16_t type)
+{
+	return type == T_RRSIG || type == T_NSEC || type == T_KEY;
+}
+
+/* CNAME rules at one node (RFC 1034 3.6.2, RFC 2181 10.1). */
+static int check_cname(struct loader *ld, uint32_t node)
+{
+	const struct load_node *ln = &ld->lnodes[node];
+	const struct load_set *cname = NULL;
+	const struct load_rr *other = NULL;
+	for (uint32_t i = 0; i < ln->set_count; i++) {
+		const struct load_set *s = &ld->sets[ln->first_set + i];
+		if (s->type == T_CNAME)
+			cname = s;
+		else if (!cname_may_coexist(s->type) && (other == NULL || ld->rrs[s->first].seq < other->seq))
+			other = &ld->rrs[s->first];
+	}
+	if (cname == NULL)
+		return 0;
+	char text[DNAME_TEXT_MAXLEN];
+	name_text(ld->nodes[node].name, text);
+	if (cname->count > 1) {
+		const struct load_rr *second = &ld->rrs[cname->first + 1];
+		return fail(ld, "%s:%u: more than one CNAME at %s", ld->files[second->file], second->line,
+		            text);
+	}
+	if (other != NULL) {
+		const struct load_rr *c = &ld->rrs[cname->first];
+		const struct load_rr *later = c->seq > other->seq ? c : other;
+		return fail(ld, "%s:%u: CNAME and other data at %s", ld->files[later->file], later->line,
+		            text);
+	}
+	return 0;
+}
+
+/* Sorts the records into RRsets, drops duplicates, checks per-node rules. */
+static int group_rrsets(struct loader *ld)
+{
+	struct load_rr *rrs = ld->rrs;
+	size_t n = ld->rr_count, w = 0, i = 0;
+	char text[DNAME_TEXT_MAXLEN], tname[16];
+
+	qsort(rrs, n, sizeof(*rrs), rr_order);
+	while (i < n) {
+		uint32_t node = rrs[i].node;
+		ld->lnodes[node].first_set = (uint32_t)ld->set_count;
+		while (i < n && rrs[i].node == node) {
+			size_t j = i;
+			while (j < n && rrs[j].node == node && rrs[j].type == rrs[i].type)
+				j++;
+			if (mark_duplicates(&rrs[i], j - i) < 0)
+				return fail(ld, "%s: out of memory", ld->files[0]);
+			struct load_set set = {.node = node, .first = (uint32_t)w, .type = rrs[i].type};
+			uint32_t ttl = rrs[i].ttl;
+			for (size_t k = i; k < j; k++) {
+				if (rrs[k].ttl != ttl) {
+					name_text(ld->nodes[node].name, text);
+					type_text(rrs[k].type, tname);
+					log_warn("%s:%u: TTL %u of this %s record at %s differs from the "
+					         "RRset's TTL %u; "
+					         "using %u (RFC 2181 5.2)",
+					         ld->files[rrs[k].file], rrs[k].line, rrs[k].ttl, tname, text,
+					         ttl, ttl);
+				}
+				if (rrs[k].flags & RR_DROPPED)
+					continue;
+				rrs[w] = rrs[k];
+				rrs[w].ttl = ttl;
+				w++;
+				set.count++;
+			}
+			if (set.count > UINT16_MAX) {
+				name_text(ld->nodes[node].name, text);
+				return fail(ld, "%s: more than 65535 records in one RRset at %s",
+				            ld->files[0], text);
+			}
+			if (add_set(ld, set) < 0)
+				return fail(ld, "%s: out of memory", ld->files[0]);
+			ld->lnodes[node].set_count++;
+			i = j;
+		}
+		if (ld->lnodes[node].set_count > 0 && check_cname(ld, node) < 0)
+			return -1;
+	}
+	ld->rr_count = w;
+	return 0;
+}
+
+/* Flags zone cuts and what lies below them (apex is node 0). */
+static void mark_cuts(struct loader *ld)
+{
+	for (size_t i = 0; i < ld->node_count; i++) {
+		struct load_node *ln = &ld->lnodes[i];
+		for (uint32_t s = 0; s < ln->set_count; s++)
+			if (ld->sets[ln->first_set + s].type == T_NS && i != 0)
+				ln->flags |= LN_HAS_NS;
+	}
+	ld->nodes[0].flags |= ZONE_NODE_APEX;
+	for (size_t i = 1; i < ld->node_count; i++) {
+		uint32_t cut = ZONE_NONE;
+		for (uint32_t p = ld->lnodes[i].parent; p != 0 && p != ZONE_NONE; p = ld->lnodes[p].parent)
+			if (ld->lnodes[p].flags & LN_HAS_NS)
+				cut = p; /* keep walking: the topmost one wins */
+		ld->lnodes[i].cut = cut;
+		if (cut != ZONE_NONE)
+			ld->nodes[i].flags |= ZONE_NODE_BELOW_CUT;
+		else if (ld->lnodes[i].flags & LN_HAS_NS)
+			ld->nodes[i].flags |= ZONE_NODE_DELEGATION;
+	}
+}
+
+/* Nodes named by the NS records that stay (apex and real cuts) may keep
+ * address records under a cut: they are glue. */
+static void mark_ns_targets(struct loader *ld)
+{
+	for (size_t i = 0; i < ld->set_count; i++) {
+		const struct load_set *s = &ld->sets[i];
+		if (s->type != T_NS || !(s->node == 0 || (ld->nodes[s->node].flags & ZONE_NODE_DELEGATION)))
+			continue;
+		for (uint32_t k = 0; k < s->count; k++) {
+			/* A name with no node is not in the zone and has no glue. */
+			uint32_t idx = node_lookup(ld, ld->rrs[s->first + k].rdata);
+			if (idx != ZONE_NONE)
+				ld->lnodes[idx].flags |= LN_NS_TARGET;
+		}
+	}
+}
+
+static void drop_occluded(struct loader *ld)
+{
+	char text[DNAME_TEXT_MAXLEN], cut[DNAME_TEXT_MAXLEN], tname[16];
+	for (size_t i = 0; i < ld->set_count; i++) {
+		struct load_set *s = &ld->sets[i];
+		uint16_t flags = ld->nodes[s->node].flags;
+		const struct load_node *ln = &ld->lnodes[s->node];
+		bool glue = (s->type == T_A || s->type == T_AAAA) && (ln->flags & LN_NS_TARGET);
+		const struct load_rr *r = &ld->rrs[s->first];
+		if (flags & ZONE_NODE_BELOW_CUT) {
+			if (glue)
+				continue;
+			s->dropped = true;
+			name_text(ld->nodes[s->node].name, text);
+			name_text(ld->nodes[ln->cut].name, cut);
+			type_text(s->type, tname);
+			log_warn("%s:%u: dropping occluded %s at %s: it is below the zone cut at %s",
+			         ld->files[r->file], r->line, tname, text, cut);
+		} else if (flags & ZONE_NODE_DELEGATION) {
+			if (glue || s->type == T_NS || s->type == T_DS || s->type == T_NSEC ||
+			    s->type == T_RRSIG)
+				continue;
+			s->dropped = true;
+			name_text(ld->nodes[s->node].name, text);
+			type_text(s->type, tname);
+			log_warn(
+			    "%s:%u: dropping occluded %s at %s: only NS, DS and glue are kept at a zone cut",
+			    ld->files[r->file], r->line, tname, text);
+		}
+	}
+}
+
+/* The in-zone host name an NS, MX or SRV record points to, or NULL. */
+static const uint8_t *rdata_target(uint16_t type, const struct zone_rdata *rd)
+{
+	size_t off = type == T_NS ? 0 : type == T_MX ? 2 : 6;
+	if (rd->len <= off)
+		return NULL;
+	return rd->data + off;
+}
+
+static bool node_has_address(const struct zone_node *n)
+{
+	return zone_node_rrset(n, T_A) != NULL || zone_node_rrset(n, T_AAAA) != NULL;
+}
+
+static int link_additional(struct loader *ld, struct zone_rrset *set)
+{
+	const struct zone_node *found[64];
+	const struct zone_node **links = set->count <= 64 ? found : malloc(set->count * sizeof(*links));
+	if (links == NULL)
+		return -1;
+	uint16_t n = 0;
+	for (uint16_t i = 0; i < set->count; i++) {
+		const uint8_t *target = rdata_target(set->type, &set->rdata[i]);
+		if (target == NULL)
+			continue;
+		const struct zone_node *node = internal_find(ld->in, target);
+		if (node == NULL || !node_has_address(node))
+			continue;
+		/* Glue serves only delegations; a mail or service host below a
+		 * cut is not ours to answer for. */
+		if (set->type != T_NS && (node->flags & ZONE_NODE_BELOW_CUT))
+			continue;
+		bool dup = false;
+		for (uint16_t k = 0; k < n && !dup; k++)
+			dup = links[k] == node;
+		if (!dup)
+			links[n++] = node;
+	}
+	int rc = 0;
+	if (n > 0) {
+		const struct zone_node **copy =
+		    arena_alloc(&ld->in->arena, n * sizeof(*copy), _Alignof(void *));
+		if (copy == NULL) {
+			rc = -1;
+		} else {
+			memcpy(copy, links, n * sizeof(*copy));
+			set->additional = copy;
+			set->additional_count = n;
+		}
+	}
+	if (links != found)
+		free(links);
+	return rc;
+}
+
+static int freeze(struct loader *ld, struct zone *zone)
+{
+	struct zone_table_internal *in = ld->in;
+	size_t set_count = 0, rdata_count = 0;
+	for (size_t i = 0; i < ld->set_count; i++)
+		if (!ld->sets[i].dropped) {
+			set_count++;
+			rdata_count += ld->sets[i].count;
+		}
+	in->rrsets = calloc(set_count ? set_count : 1, sizeof(*in->rrsets));
+	in->rdata = calloc(rdata_count ? rdata_count : 1, sizeof(*in->rdata));
+	if (in->rrsets == NULL || in->rdata == NULL)
+		return fail(ld, "%s: out of memory", ld->files[0]);
+
+	/* The node array becomes the zone's; shrink it to size. */
+	struct zone_node *nodes = realloc(ld->nodes, ld->node_count * sizeof(*nodes));
+	if (nodes != NULL)
+		ld->nodes = nodes;
+	in->nodes = ld->nodes;
+	ld->nodes = NULL;
+
+	size_t si = 0, ri = 0;
+	for (size_t i = 0; i < ld->node_count; i++) {
+		struct zone_node *node = &in->nodes[i];
+		const struct load_node *ln = &ld->lnodes[i];
+		node->rrsets = &in->rrsets[si];
+		node->rrset_count = 0;
+		node->wildcard = NULL;
+		node->policy = NULL;
+		for (uint32_t k = 0; k < ln->set_count; k++) {
+			const struct load_set *s = &ld->sets[ln->first_set + k];
+			if (s->dropped)
+				continue;
+			struct zone_rrset *set = &in->rrsets[si++];
+			set->type = s->type;
+			set->count = (uint16_t)s->count;
+			set->ttl = ld->rrs[s->first].ttl;
+			set->rdata = &in->rdata[ri];
+			for (uint32_t r = 0; r < s->count; r++) {
+				in->rdata[ri].data = ld->rrs[s->first + r].rdata;
+				in->rdata[ri].len = ld->rrs[s->first + r].rdlen;
+				ri++;
+			}
+			node->rrset_count++;
+		}
+		if (node->rrset_count == 0)
+			node->rrsets = NULL;
+	}
+
+	for (size_t i = 0; i < set_count; i++) {
+		struct zone_rrset *set = &in->rrsets[i];
+		if ((set->type == T_NS || set->type == T_MX || set->type == T_SRV) &&
+		    link_additional(ld, set) < 0)
+			return fail(ld, "%s: out of memory", ld->files[0]);
+	}
+	for (size_t i = 1; i < ld->node_count; i++)
+		if (dname_is_wildcard(in->nodes[i].name))
+			in->nodes[ld->lnodes[i].parent].wildcard = &in->nodes[i];
+
+	const struct zone_node *apex = &in->nodes[0];
+	zone->origin = apex->name;
+	zone->file = ld->files[0];
+	zone->apex = apex;
+	zone->soa = zone_node_rrset(apex, T_SOA);
+	zone->node_count = ld->node_count;
+	zone->rr_count = rdata_count;
+	zone->internal = in;
+
+	/* SOA rdata: MNAME, RNAME, then SERIAL REFRESH RETRY EXPIRE MINIMUM. */
+	const struct zone_rdata *soa = &zone->soa->rdata[0];
+	size_t off = dname_len(soa->data);
+	off += dname_len(soa->data + off);
+	if (off + 20 > soa->len)
+		return fail(ld, "%s: malformed SOA", ld->files[0]);
+	const uint8_t *p = soa->data + off;
+	zone->serial = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+	uint32_t minimum = (uint32_t)p[16] << 24 | (uint32_t)p[17] << 16 | (uint32_t)p[18] << 8 | p[19];
+	zone->negative_ttl = zone->soa->ttl < minimum ? zone->soa->ttl : minimum;
+	return 0;
+}
+
+static int build_zone(struct loader *ld, struct zone *zone)
+{
+	char origin_text[DNAME_TEXT_MAXLEN];
+	name_text(ld->origin, origin_text);
+
+	if (slots_grow(ld) < 0)
+		return fail(ld, "%s: out of memory", ld->files[0]);
+	const uint8_t *apex_name = arena_copy(&ld->in->arena, ld->origin, ld->origin_len);
+	bool created;
+	if (apex_name == NULL || node_get(ld, apex_name, &created) != 0)
+		return fail(ld, "%s: out of memory", ld->files[0]);
+
+	uint32_t last = ZONE_NONE;
+	const uint8_t *last_owner = NULL;
+	for (size_t i = 0; i < ld->rr_count; i++) {
+		struct load_rr *r = &ld->rrs[i];
+		if (r->owner != last_owner) {
+			last = node_for_owner(ld, r->owner);
+			last_owner = r->owner;
+			if (last == ZONE_NONE)
+				return fail(ld, "%s: out of memory", ld->files[0]);
+		}
+		r->node = last;
+	}
+	if (group_rrsets(ld) < 0)
+		return -1;
+
+	const struct load_node *apex = &ld->lnodes[0];
+	const struct load_set *soa = NULL, *ns = NULL;
+	for (uint32_t k = 0; k < apex->set_count; k++) {
+		const struct load_set *s = &ld->sets[apex->first_set + k];
+		if (s->type == T_SOA)
+			soa = s;
+		else if (s->type == T_NS)
+			ns = s;
+	}
+	if (soa == NULL)
+		return fail(ld, "%s: no SOA at the apex %s", ld->files[0], origin_text);
+	if (soa->count > 1) {
+		const struct load_rr *r = &ld->rrs[soa->first + 1];
+		return fail(ld, "%s:%u: more than one SOA at the apex %s", ld->files[r->file], r->line,
+		            origin_text);
+	}
+	if (ns == NULL)
+		return fail(ld, "%s: no NS at the apex %s", ld->files[0], origin_text);
+
+	mark_cuts(ld);
+	mark_ns_targets(ld);
+	drop_occluded(ld);
+	return freeze(ld, zone);
+}
+
+static void loader_release(struct loader *ld)
+{
+	free(ld->rrs);
+	free(ld->files);
+	free(ld->nodes);
+	free(ld->lnodes);
+	free(ld->sets);
+}
+
+static void internal_free(struct zone_table_internal *in)
+{
+	free(in->nodes);
+	free(in->rrsets);
+	free(in->rdata);
+	free(in->slots);
+	arena_free(&in->arena);
+}
+
+static int load_zone(const struct zone_source *src, const uint8_t *origin, size_t origin_len,
+                     struct zone *zone, struct zone_table_internal *in, char *err, size_t errlen)
+{
+	struct loader ld = {
+	    .origin_text = src->origin, .origin_len = origin_len, .in = in, .err = err, .errlen = errlen};
+	memcpy(ld.origin, origin, origin_len);
+	in->origin_labels = dname_label_count(origin);
+	int rc = load_file(&ld, src->file, origin, 0, 0, NULL, 0);
+	if (rc == 0)
+		rc = build_zone(&ld, zone);
+	loader_release(&ld);
+	return rc;
+}
+
+/* --------------------------------------------------------------- table */
+
+int zone_table_build(const struct zone_source *sources, size_t count, struct zone_table **out, char *err,
+                     size_t errlen)
+{
+	*out = NULL;
+	if (errlen > 0)
+		err[0] = '\0';
+	struct zone_table *t = calloc(1, sizeof(*t));
+	if (t == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	uint32_t size = 8;
+	while (size < count * 2)
+		size *= 2;
+	t->zones = calloc(count ? count : 1, sizeof(*t->zones));
+	t->internals = calloc(count ? count : 1, sizeof(*t->internals));
+	t->slots = calloc(size, sizeof(*t->slots));
+	t->slot_mask = size - 1;
+	if (t->zones == NULL || t->internals == NULL || t->slots == NULL) {
+		snprintf(err, errlen, "out of memory");
+		zone_table_free(t);
+		return -1;
+	}
+
+	for (size_t z = 0; z < count; z++) {
+		uint8_t origin[DNAME_MAXLEN];
+		int olen = dname_from_text(sources[z].origin, origin);
+		if (olen < 0) {
+			snprintf(err, errlen, "%s: invalid zone origin '%s'", sources[z].file,
+			         sources[z].origin);
+			zone_table_free(t);
+			return -1;
+		}
+		uint32_t h = dname_hash(origin);
+		uint32_t i = h & t->slot_mask;
+		for (; t->slots[i].index != 0; i = (i + 1) & t->slot_mask) {
+			const struct zone *other = &t->zones[t->slots[i].index - 1];
+			if (t->slots[i].hash == h && dname_equal(other->origin, origin)) {
+				char text[DNAME_TEXT_MAXLEN];
+				name_text(origin, text);
+				snprintf(err, errlen, "%s: zone %s is already loaded from %s",
+				         sources[z].file, text, other->file);
+				zone_table_free(t);
+				return -1;
+			}
+		}
+		t->count = z + 1; /* so a failure below frees this zone's parts too */
+		if (load_zone(&sources[z], origin, (size_t)olen, &t->zones[z], &t->internals[z], err,
+		              errlen) < 0) {
+			zone_table_free(t);
+			return -1;
+		}
+		t->slots[i] = (struct zone_slot){.hash = h, .index = (uint32_t)z + 1};
+	}
+	*out = t;
+	return 0;
+}
+
+void zone_table_free(struct zone_table *table)
+{
+	if (table == NULL)
+		return;
+	if (table->internals != NULL)
+		for (size_t i = 0; i < table->count; i++)
+			internal_free(&table->internals[i]);
+	free(table->internals);
+	free(table->zones);
+	free(table->slots);
+	free(table);
+}
+
+size_t zone_table_count(const struct zone_table *table)
+{
+	return table ? table->count : 0;
+}
+
+const struct zone *zone_table_at(const struct zone_table *table, size_t index)
+{
+	return table && index < table->count ? &table->zones[index] : NULL;
+}
+
+const struct zone *zone_table_find(const struct zone_table *table, const uint8_t *qname)
+{
+	if (table == NULL || table->count == 0)
+		return NULL;
+	/* qname first, then each ancestor: the first origin hit is the longest. */
+	for (const uint8_t *name = qname; name != NULL; name = dname_parent(name)) {
+		uint32_t h = dname_hash(name);
+		for (uint32_t i = h & table->slot_mask; table->slots[i].index != 0;
+		     i = (i + 1) & table->slot_mask) {
+			const struct zone *z = &table->zones[table->slots[i].index - 1];
+			if (table->slots[i].hash == h && dname_equal(z->origin, name))
+				return z;
+		}
+	}
+	return NULL;
+}
+
+/* ------------------------------------------------------------- lookups */
+
+const struct zone_node *zone_node_find(const struct zone *zone, const uint8_t *name)
+{
+	if (zone == NULL || zone->internal == NULL)
+		return NULL;
+	return internal_find(zone->internal, name);
+}
+
+const struct zone_rrset *zone_node_rrset(const struct zone_node *node, uint16_t type)
+{
+	if (node == NULL)
+		return NULL;
+	/* RRsets are sorted by type and few per node: a linear scan that
+	 * stops early is as fast as bisection here. */
+	for (uint16_t i = 0; i < node->rrset_count; i++) {
+		if (node->rrsets[i].type == type)
+			return &node->rrsets[i];
+		if (node->rrsets[i].type > type)
+			break;
+	}
+	return NULL;
+}
+
+void zone_lookup(const struct zone *zone, const uint8_t *qname, uint16_t qtype, struct zone_lookup *out)
+{
+	const struct zone_table_internal *in = zone->internal;
+	const struct zone_node *encloser = zone->apex;
+
+	out->node = NULL;
+	out->closest_encloser = encloser;
+	out->match = ZONE_MATCH_NXDOMAIN;
+
+	/* Offsets of qname's labels, so its ancestors can be visited from the
+	 * apex down: the first cut met on the way is the topmost one. */
+	uint8_t offsets[DNAME_MAXLABELS + 1];
+	unsigned labels = 0;
+	size_t pos = 0;
+	while (pos < DNAME_MAXLEN && qname[pos] != 0 && labels <= DNAME_MAXLABELS) {
+		offsets[labels++] = (uint8_t)pos;
+		pos += (size_t)qname[pos] + 1;
+	}
+	if (labels < in->origin_labels || !dname_is_at_or_below(qname, zone->origin))
+		return; /* not ours: callers pass names found by zone_table_find */
+	unsigned below = labels - in->origin_labels;
+	if (below == 0) {
+		out->match = ZONE_MATCH_EXACT;
+		out->node = encloser;
+		return;
+	}
+
+	for (unsigned depth = 1; depth <= below; depth++) {
+		const struct zone_node *node = internal_find(in, qname + offsets[below - depth]);
+		if (node == NULL)
+			break;
+		if (node->flags & ZONE_NODE_DELEGATION) {
+			/* The parent side of a cut answers only DS (RFC 4035 3.1.4.1). */
+			bool ds_here = depth == below && qtype == T_DS;
+			out->match = ds_here ? ZONE_MATCH_EXACT : ZONE_MATCH_DELEGATION;
+			out->node = node;
+			out->closest_encloser = node;
+			return;
+		}
+		encloser = node;
+		if (depth == below) {
+			out->match = ZONE_MATCH_EXACT;
+			out->node = node;
+			out->closest_encloser = node;
+			return;
+		}
+	}
+
+	/* qname does not exist; encloser is its closest encloser (an empty
+	 * non-terminal counts, RFC 4592 2.2.2).  Only its own wildcard child
+	 * can synthesise an answer. */
+	out->closest_encloser = encloser;
+	if (encloser->wildcard != NULL) {
+		out->match = ZONE_MATCH_WILDCARD;
+		out->node = encloser->wildcard;
+	}
+}

@@ -1,0 +1,214 @@
+/*
+ * Unit tests for dname: wire-form names, their comparisons and their text
+ * form.  Names are written as C string literals of wire bytes so each test
+ * shows the exact bytes it is about.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "dname.h"
+
+#define N(lit) ((const uint8_t *)(lit))
+
+static const uint8_t root[] = {0};
+#define WWW_SHOP "\3www\4shop\7example"
+#define SHOP "\4shop\7example"
+#define EXAMPLE "\7example"
+
+static void test_len_and_labels(void **state)
+{
+	(void)state;
+	assert_int_equal(dname_len(root), 1);
+	assert_int_equal(dname_label_count(root), 0);
+	assert_int_equal(dname_len(N(WWW_SHOP)), 18);
+	assert_int_equal(dname_label_count(N(WWW_SHOP)), 3);
+	assert_int_equal(dname_len(N(EXAMPLE)), 9);
+	assert_int_equal(dname_label_count(N(EXAMPLE)), 1);
+}
+
+static void test_lower(void **state)
+{
+	(void)state;
+	uint8_t name[] = "\3WwW\4SHOP\7Example";
+	dname_lower(name);
+	assert_memory_equal(name, WWW_SHOP, sizeof name);
+	/* Bytes outside A-Z stay as they are. */
+	uint8_t odd[] = "\3\xC4Z@";
+	dname_lower(odd);
+	assert_memory_equal(odd, "\3\xC4z@", sizeof odd);
+}
+
+static void test_equal(void **state)
+{
+	(void)state;
+	assert_true(dname_equal(N(WWW_SHOP), N("\3WWW\4Shop\7EXAMPLE")));
+	assert_true(dname_equal(root, root));
+	assert_false(dname_equal(N(WWW_SHOP), N(SHOP)));
+	assert_false(dname_equal(N("\3www\4shop\7exampld"), N(WWW_SHOP)));
+	/* Same bytes overall, different label boundaries. */
+	assert_false(dname_equal(N("\2ab\1c"), N("\1a\2bc")));
+	assert_false(dname_equal(root, N(EXAMPLE)));
+}
+
+static void test_at_or_below(void **state)
+{
+	(void)state;
+	assert_true(dname_is_at_or_below(N(WWW_SHOP), N(SHOP)));
+	assert_true(dname_is_at_or_below(N(SHOP), N(SHOP)));
+	assert_true(dname_is_at_or_below(N(WWW_SHOP), N("\4SHOP\7Example")));
+	assert_true(dname_is_at_or_below(N(WWW_SHOP), root));
+	assert_false(dname_is_at_or_below(N(SHOP), N(WWW_SHOP)));
+	/* A label boundary matters: xshop.example is not under shop.example. */
+	assert_false(dname_is_at_or_below(N("\5xshop\7example"), N(SHOP)));
+	assert_false(dname_is_at_or_below(N("\3www\5other\7example"), N(SHOP)));
+	assert_false(dname_is_at_or_below(root, N(EXAMPLE)));
+}
+
+static void test_parent(void **state)
+{
+	(void)state;
+	const uint8_t *p = dname_parent(N(WWW_SHOP));
+	assert_non_null(p);
+	assert_true(dname_equal(p, N(SHOP)));
+	p = dname_parent(p);
+	assert_true(dname_equal(p, N(EXAMPLE)));
+	p = dname_parent(p);
+	assert_int_equal(p[0], 0);
+	assert_null(dname_parent(p));
+}
+
+static void test_wildcard(void **state)
+{
+	(void)state;
+	assert_true(dname_is_wildcard(N("\1*\4shop\7example")));
+	assert_false(dname_is_wildcard(N("\2*a\4shop\7example")));
+	assert_false(dname_is_wildcard(N("\1a\1*\7example")));
+	assert_false(dname_is_wildcard(root));
+}
+
+static void test_hash(void **state)
+{
+	(void)state;
+	assert_int_equal(dname_hash(N(WWW_SHOP)), dname_hash(N("\3WWW\4sHoP\7exAMPLE")));
+	assert_int_not_equal(dname_hash(N(WWW_SHOP)), dname_hash(N(SHOP)));
+	/* FNV-1a of the single byte 0: (2166136261 ^ 0) * 16777619 mod 2^32. */
+	assert_int_equal(dname_hash(root), (uint32_t)(2166136261u * 16777619u));
+}
+
+static void test_to_text(void **state)
+{
+	(void)state;
+	char buf[DNAME_TEXT_MAXLEN];
+	assert_int_equal(dname_to_text(N(WWW_SHOP), buf, sizeof buf), 17);
+	assert_string_equal(buf, "www.shop.example.");
+	assert_int_equal(dname_to_text(root, buf, sizeof buf), 1);
+	assert_string_equal(buf, ".");
+	/* A dot and a backslash inside a label, a space, a non-ASCII byte. */
+	assert_true(dname_to_text(N("\4a.b\\\3c d\1\xff\0"), buf, sizeof buf) > 0);
+	assert_string_equal(buf, "a\\.b\\\\.c\\032d.\\255.");
+	assert_true(dname_to_text(N("\3@$;\0"), buf, sizeof buf) > 0);
+	assert_string_equal(buf, "\\@\\$\\;.");
+}
+
+static void test_to_text_small_buffer(void **state)
+{
+	(void)state;
+	char buf[32];
+	/* "www.shop.example." needs 17 characters plus the NUL. */
+	assert_int_equal(dname_to_text(N(WWW_SHOP), buf, 18), 17);
+	assert_int_equal(dname_to_text(N(WWW_SHOP), buf, 17), -1);
+	assert_int_equal(dname_to_text(root, buf, 1), -1);
+	assert_int_equal(dname_to_text(N("\1\xff\0"), buf, 5), -1); /* "\255." needs 6 */
+	assert_int_equal(dname_to_text(N("\1\xff\0"), buf, 6), 5);
+}
+
+static void test_from_text(void **state)
+{
+	(void)state;
+	uint8_t out[DNAME_MAXLEN];
+	assert_int_equal(dname_from_text("www.shop.example", out), 18);
+	assert_memory_equal(out, WWW_SHOP, 18);
+	assert_int_equal(dname_from_text("WWW.Shop.Example.", out), 18);
+	assert_memory_equal(out, WWW_SHOP, 18);
+	assert_int_equal(dname_from_text(".", out), 1);
+	assert_int_equal(out[0], 0);
+	assert_int_equal(dname_from_text("*.shop.example", out), 16);
+	assert_true(dname_is_wildcard(out));
+}
+
+static void test_from_text_escapes(void **state)
+{
+	(void)state;
+	uint8_t out[DNAME_MAXLEN];
+	assert_int_equal(dname_from_text("a\\.b.c\\032d.\\255", out), 11);
+	assert_memory_equal(out, "\3a.b\3c d\1\xff\0", 11);
+	/* \X is the byte X itself, lower-cased like any letter. */
+	assert_int_equal(dname_from_text("\\A\\\\", out), 4);
+	assert_memory_equal(out, "\2a\\\0", 4);
+	/* And back: to_text of what from_text read gives the same text. */
+	char buf[DNAME_TEXT_MAXLEN];
+	assert_int_equal(dname_from_text("x\\(y\\).\\000", out), 8);
+	assert_true(dname_to_text(out, buf, sizeof buf) > 0);
+	assert_string_equal(buf, "x\\(y\\).\\000.");
+}
+
+static void test_from_text_invalid(void **state)
+{
+	(void)state;
+	uint8_t out[DNAME_MAXLEN];
+	char text[400];
+
+	assert_int_equal(dname_from_text("", out), -1);
+	assert_int_equal(dname_from_text("a..b", out), -1);
+	assert_int_equal(dname_from_text(".a", out), -1);
+	assert_int_equal(dname_from_text("a.b..", out), -1);
+	assert_int_equal(dname_from_text("a\\25", out), -1);  /* short \DDD */
+	assert_int_equal(dname_from_text("a\\256", out), -1); /* above 255 */
+	assert_int_equal(dname_from_text("a\\", out), -1);    /* dangling backslash */
+
+	/* A 63-byte label is fine, 64 is not. */
+	memset(text, 'a', 63);
+	text[63] = '\0';
+	assert_int_equal(dname_from_text(text, out), 65);
+	memset(text, 'a', 64);
+	text[64] = '\0';
+	assert_int_equal(dname_from_text(text, out), -1);
+
+	/* 127 one-letter labels make 254 bytes + root = 255: the maximum. */
+	size_t n = 0;
+	for (int i = 0; i < 127; i++) {
+		text[n++] = 'a';
+		text[n++] = '.';
+	}
+	text[n] = '\0';
+	assert_int_equal(dname_from_text(text, out), 255);
+	assert_int_equal(dname_label_count(out), 127);
+	/* One more byte makes it 256. */
+	text[n++] = 'b';
+	text[n] = '\0';
+	assert_int_equal(dname_from_text(text, out), -1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_len_and_labels),
+	    cmocka_unit_test(test_lower),
+	    cmocka_unit_test(test_equal),
+	    cmocka_unit_test(test_at_or_below),
+	    cmocka_unit_test(test_parent),
+	    cmocka_unit_test(test_wildcard),
+	    cmocka_unit_test(test_hash),
+	    cmocka_unit_test(test_to_text),
+	    cmocka_unit_test(test_to_text_small_buffer),
+	    cmocka_unit_test(test_from_text),
+	    cmocka_unit_test(test_from_text_escapes),
+	    cmocka_unit_test(test_from_text_invalid),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

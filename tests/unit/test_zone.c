@@ -1,0 +1,786 @@
+/*
+ * Unit tests for zone: loading the fixtures in tests/unit/zones/ (every
+ * common type, $ORIGIN, $TTL, $INCLUDE, relative names), the load-time
+ * checks with their exact "FILE:LINE: message" (small zones written to a
+ * temporary folder, so each test shows the text it checks), occluded data
+ * and glue, additional links, and lookups including the RFC 4592 examples.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "dname.h"
+#include "zone.h"
+
+#define T_A 1
+#define T_NS 2
+#define T_CNAME 5
+#define T_SOA 6
+#define T_PTR 12
+#define T_MX 15
+#define T_TXT 16
+#define T_AAAA 28
+#define T_SRV 33
+#define T_NAPTR 35
+#define T_DS 43
+#define T_NSEC 47
+#define T_CAA 257
+#define T_PRIVATE 65534
+
+static char fixture_dir[512];
+static char tmp_dir[256];
+
+/* Fixtures live beside this file; __FILE__ is relative to where make runs. */
+static const char *fixture(const char *name)
+{
+	static char path[32][1024];
+	static int next;
+	char *p = path[next++ & 31];
+	snprintf(p, sizeof(path[0]), "%s/zones/%s", fixture_dir, name);
+	return p;
+}
+
+static const char *tmp_path(const char *name)
+{
+	static char path[32][1024];
+	static int next;
+	char *p = path[next++ & 31];
+	snprintf(p, sizeof(path[0]), "%s/%s", tmp_dir, name);
+	return p;
+}
+
+static const char *write_tmp(const char *name, const char *text)
+{
+	const char *path = tmp_path(name);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+	return path;
+}
+
+static const uint8_t *wire(const char *text)
+{
+	static uint8_t buf[8][DNAME_MAXLEN];
+	static int next;
+	uint8_t *b = buf[next++ & 7];
+	assert_true(dname_from_text(text, b) > 0);
+	return b;
+}
+
+/* Builds with stderr sent to a file, so warnings can be checked. */
+static char warnings[16384];
+
+static int build_capture(const struct zone_source *src, size_t count, struct zone_table **out, char *err,
+                         size_t errlen)
+{
+	fflush(stderr);
+	int saved = dup(2);
+	const char *log = tmp_path("stderr.log");
+	FILE *f = fopen(log, "w+");
+	assert_non_null(f);
+	dup2(fileno(f), 2);
+	int rc = zone_table_build(src, count, out, err, errlen);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	rewind(f);
+	size_t n = fread(warnings, 1, sizeof(warnings) - 1, f);
+	warnings[n] = '\0';
+	fclose(f);
+	return rc;
+}
+
+static struct zone_table *load_fixtures(void)
+{
+	struct zone_source src[] = {
+	    {"shop.example", fixture("shop.example.zone")},
+	    {"eu.shop.example", fixture("eu.shop.example.zone")},
+	    {"example", fixture("example.zone")},
+	};
+	struct zone_table *t = NULL;
+	char err[512];
+	int rc = build_capture(src, 3, &t, err, sizeof(err));
+	if (rc != 0)
+		fprintf(stderr, "build failed: %s\n", err);
+	assert_int_equal(rc, 0);
+	assert_non_null(t);
+	return t;
+}
+
+static const struct zone *shop_zone(const struct zone_table *t)
+{
+	const struct zone *z = zone_table_find(t, wire("shop.example"));
+	assert_non_null(z);
+	return z;
+}
+
+static const struct zone_rrset *rrset_at(const struct zone *z, const char *name, uint16_t type)
+{
+	const struct zone_node *n = zone_node_find(z, wire(name));
+	assert_non_null(n);
+	return zone_node_rrset(n, type);
+}
+
+static void assert_rdata(const struct zone_rdata *rd, const void *bytes, size_t len)
+{
+	assert_int_equal(rd->len, len);
+	assert_memory_equal(rd->data, bytes, len);
+}
+
+/* --------------------------------------------------------------- loading */
+
+static void test_load_summary(void **state)
+{
+	(void)state;
+	struct zone_table *t = load_fixtures();
+	assert_int_equal(zone_table_count(t), 3);
+	const struct zone *z = shop_zone(t);
+	assert_ptr_equal(z, zone_table_at(t, 0));
+	assert_null(zone_table_at(t, 3));
+	assert_memory_equal(z->origin, wire("shop.example"), 14);
+	assert_string_equal(z->file, fixture("shop.example.zone"));
+	assert_int_equal(z->serial, 2024010101);
+	assert_int_equal(z->negative_ttl, 300); /* min(SOA TTL 3600, MINIMUM 300) */
+	assert_non_null(z->soa);
+	assert_int_equal(z->soa->type, T_SOA);
+	assert_int_equal(z->soa->count, 1);
+	assert_ptr_equal(z->apex, zone_node_find(z, wire("shop.example")));
+	assert_true(z->apex->flags & ZONE_NODE_APEX);
+
+	/* the other way round: SOA TTL 60, MINIMUM 600 */
+	const struct zone *eu = zone_table_find(t, wire("eu.shop.example"));
+	assert_non_null(eu);
+	assert_int_equal(eu->negative_ttl, 60);
+	assert_int_equal(eu->serial, 7);
+	assert_int_equal(eu->rr_count, 4);
+	assert_int_equal(eu->node_count, 3);
+	zone_table_free(t);
+}
+
+static void test_load_types_wire(void **state)
+{
+	(void)state;
+	struct zone_table *t = load_fixtures();
+	const struct zone *z = shop_zone(t);
+	const struct zone_rrset *s;
+
+	/* SOA: names lower-cased and uncompressed, then the five numbers. */
+	s = z->soa;
+	assert_int_equal(s->ttl, 3600);
+	const uint8_t soa[] = "\3ns1\4shop\7example\0\12hostmaster\4shop\7example\0"
+	                      "\x78\xa3\xf1\x75\0\0\x1c\x20\0\0\x03\x84\0\x12\x75\0\0\0\x01\x2c";
+	assert_rdata(&s->rdata[0], soa, sizeof(soa) - 1);
+
+	/* MX: preference then the lower-cased exchange. */
+	s = rrset_at(z, "shop.example", T_MX);
+	assert_non_null(s);
+	assert_int_equal(s->count, 2);
+	assert_rdata(&s->rdata[0], "\0\12\4mail\4shop\7example", 21);
+	assert_rdata(&s->rdata[1], "\0\24\4mail\4shop\7example", 21);
+
+	/* TXT with several strings stays several strings. */
+	s = rrset_at(z, "txt.shop.example", T_TXT);
+	assert_non_null(s);
+	assert_rdata(&s->rdata[0], "\14first string\15second string", 27);
+
+	s = rrset_at(z, "shop.example", T_CAA);
+	assert_non_null(s);
+	assert_rdata(&s->rdata[0], "\0\5issueca.example.net", 21);
+
+	s = rrset_at(z, "_sip._tcp.shop.example", T_SRV);
+	assert_non_null(s);
+	assert_int_equal(s->count, 2);
+	assert_rdata(&s->rdata[0], "\0\12\0\74\23\304\3sip\4shop\7example", 6 + 18);
+
+	/* NAPTR and PTR targets are lower-cased (RFC 4034 6.2). */
+	s = rrset_at(z, "sip.shop.example", T_NAPTR);
+	assert_non_null(s);
+	assert_rdata(&s->rdata[0], "\0\144\0\12\1S\7SIP+D2T\0\4_sip\4_tcp\4shop\7example",
+	             4 + 2 + 8 + 1 + 24);
+	s = rrset_at(z, "10.rev.shop.example", T_PTR);
+	assert_non_null(s);
+	assert_rdata(&s->rdata[0], "\3www\4shop\7example", 18);
+
+	s = rrset_at(z, "alias.shop.example", T_CNAME);
+	assert_non_null(s);
+	assert_rdata(&s->rdata[0], "\3www\4shop\7example", 18);
+	assert_non_null(rrset_at(z, "alias.shop.example", T_NSEC));
+
+	/* RFC 3597 unknown type. */
+	s = rrset_at(z, "unknown.shop.example", T_PRIVATE);
+	assert_non_null(s);
+	assert_rdata(&s->rdata[0], "\x0a\x0b\x0c\x0d", 4);
+
+	s = rrset_at(z, "sub.shop.example", T_DS);
+	assert_non_null(s);
+	assert_int_equal(s->rdata[0].len, 4 + 32);
+	assert_memory_equal(s->rdata[0].data, "\x30\x39\x08\x02\x49\xfd", 6);
+
+	s = rrset_at(z, "ns1.shop.example", T_AAAA);
+	assert_non_null(s);
+	assert_rdata(&s->rdata[0], "\x20\x01\x0d\xb8\0\0\0\0\0\0\0\0\0\0\0\x53", 16);
+	zone_table_free(t);
+}
+
+static void test_load_rrsets_sorted_and_deduplicated(void **state)
+{
+	(void)state;
+	struct zone_table *t = load_fixtures();
+	const struct zone *z = shop_zone(t);
+
+	const struct zone_node *apex = z->apex;
+	assert_int_equal(apex->rrset_count, 5); /* NS SOA MX TXT CAA */
+	for (uint16_t i = 1; i < apex->rrset_count; i++)
+		assert_true(apex->rrsets[i - 1].type < apex->rrsets[i].type);
+
+	/* www: one duplicate dropped silently, the mixed-case owner merged in,
+	 * and the RRset keeps its first record's TTL (with a warning). */
+	const struct zone_rrset *a = rrset_at(z, "www.shop.example", T_A);
+	assert_non_null(a);
+	assert_int_equal(a->count, 3);
+	assert_int_equal(a->ttl, 300);
+	assert_rdata(&a->rdata[0], "\xc0\x00\x02\x0a", 4);
+	assert_rdata(&a->rdata[1], "\xc0\x00\x02\x0b", 4);
+	assert_rdata(&a->rdata[2], "\xc0\x00\x02\x0c", 4);
+	char expect[1200];
+	snprintf(expect, sizeof(expect), "%s:23: TTL 600", fixture("shop.example.zone"));
+	assert_non_null(strstr(warnings, expect));
+	/* the AAAA RRset is separate and has the $TTL default */
+	const struct zone_rrset *aaaa = rrset_at(z, "www.shop.example", T_AAAA);
+	assert_non_null(aaaa);
+	assert_int_equal(aaaa->ttl, 3600);
+	zone_table_free(t);
+}
+
+static void test_load_include_and_origin(void **state)
+{
+	(void)state;
+	struct zone_table *t = load_fixtures();
+	const struct zone *z = shop_zone(t);
+	/* $INCLUDE inc/api.include api: "@" and relative names use api.<origin> */
+	assert_non_null(rrset_at(z, "api.shop.example", T_A));
+	assert_non_null(rrset_at(z, "v2.api.shop.example", T_A));
+	/* nested include, found relative to inc/, with a relative origin */
+	assert_non_null(rrset_at(z, "v3.api.shop.example", T_TXT));
+	/* $ORIGIN inside the included file applies there ... */
+	assert_non_null(rrset_at(z, "moved.elsewhere.shop.example", T_A));
+	/* ... but not after it: the includer's origin comes back */
+	assert_non_null(rrset_at(z, "after.shop.example", T_A));
+	assert_null(zone_node_find(z, wire("after.elsewhere.shop.example")));
+	assert_null(zone_node_find(z, wire("after.api.shop.example")));
+	zone_table_free(t);
+}
+
+static void test_load_empty_non_terminals(void **state)
+{
+	(void)state;
+	struct zone_table *t = load_fixtures();
+	const struct zone *z = shop_zone(t);
+	const char *ents[] = {"ent.shop.example", "wild.shop.example", "_tcp.shop.example",
+	                      "rev.shop.example", "elsewhere.shop.example"};
+	for (size_t i = 0; i < sizeof(ents) / sizeof(ents[0]); i++) {
+		const struct zone_node *n = zone_node_find(z, wire(ents[i]));
+		assert_non_null(n);
+		assert_int_equal(n->rrset_count, 0);
+		assert_int_equal(n->flags, 0);
+	}
+	assert_null(zone_node_find(z, wire("nothere.shop.example")));
+	zone_table_free(t);
+}
+
+/* ------------------------------------------------------- cuts and glue */
+
+static void test_glue_and_occlusion(void **state)
+{
+	(void)state;
+	struct zone_table *t = load_fixtures();
+	const struct zone *z = shop_zone(t);
+	char expect[1200];
+	const char *file = fixture("shop.example.zone");
+
+	const struct zone_node *sub = zone_node_find(z, wire("sub.shop.example"));
+	assert_non_null(sub);
+	assert_int_equal(sub->flags, ZONE_NODE_DELEGATION);
+	/* the cut keeps NS and DS; its A is not an NS target: dropped */
+	assert_int_equal(sub->rrset_count, 2);
+	assert_non_null(zone_node_rrset(sub, T_NS));
+	assert_non_null(zone_node_rrset(sub, T_DS));
+	assert_null(zone_node_rrset(sub, T_A));
+	snprintf(expect, sizeof(expect), "%s:41: dropping occluded A at sub.shop.example.", file);
+	assert_non_null(strstr(warnings, expect));
+
+	/* glue below the cut: the address stays, other types go */
+	const struct zone_node *glue = zone_node_find(z, wire("ns1.sub.shop.example"));
+	assert_non_null(glue);
+	assert_int_equal(glue->flags, ZONE_NODE_BELOW_CUT);
+	assert_int_equal(glue->rrset_count, 1);
+	assert_non_null(zone_node_rrset(glue, T_A));
+	snprintf(expect, sizeof(expect), "%s:43: dropping occluded TXT at ns1.sub.shop.example.", file);
+	assert_non_null(strstr(warnings, expect));
+
+	/* an address below the cut that no NS names: dropped */
+	const struct zone_node *other = zone_node_find(z, wire("other.sub.shop.example"));
+	assert_non_null(other); /* the node stays (empty) so names below cuts resolve to the cut */
+	assert_int_equal(other->rrset_count, 0);
+	assert_true(other->flags & ZONE_NODE_BELOW_CUT);
+	snprintf(expect, sizeof(expect), "%s:44: dropping occluded A at other.sub.shop.example.", file);
+	assert_non_null(strstr(warnings, expect));
+
+	/* NS below a cut is not another cut; it is occluded */
+	const struct zone_node *deeper = zone_node_find(z, wire("deeper.sub.shop.example"));
+	assert_non_null(deeper);
+	assert_int_equal(deeper->flags, ZONE_NODE_BELOW_CUT);
+	assert_int_equal(deeper->rrset_count, 0);
+	snprintf(expect, sizeof(expect), "%s:45: dropping occluded NS at deeper.sub.shop.example.", file);
+	assert_non_null(strstr(warnings, expect));
+
+	/* a cut whose name server is the cut's own name keeps that address */
+	const struct zone_node *self = zone_node_find(z, wire("self.shop.example"));
+	assert_non_null(self);
+	assert_int_equal(self->flags, ZONE_NODE_DELEGATION);
+	assert_non_null(zone_node_rrset(self, T_A));
+
+	/* the child zone's cut in the parent, with glue */
+	const struct zone_node *eu = zone_node_find(z, wire("eu.shop.example"));
+	assert_non_null(eu);
+	assert_int_equal(eu->flags, ZONE_NODE_DELEGATION);
+	zone_table_free(t);
+}
+
+static void test_additional_links(void **state)
+{
+	(void)state;
+	struct zone_table *t = load_fixtures();
+	const struct zone *z = shop_zone(t);
+
+	/* apex NS: ns1 and ns2 are in the zone with addresses; the third is not */
+	const struct zone_rrset *ns = zone_node_rrset(z->apex, T_NS);
+	assert_non_null(ns);
+	assert_int_equal(ns->count, 3);
+	assert_int_equal(ns->additional_count, 2);
+	assert_ptr_equal(ns->additional[0], zone_node_find(z, wire("ns1.shop.example")));
+	assert_ptr_equal(ns->additional[1], zone_node_find(z, wire("ns2.shop.example")));
+
+	/* MX: two records naming the same host give one link */
+	const struct zone_rrset *mx = zone_node_rrset(z->apex, T_MX);
+	assert_int_equal(mx->additional_count, 1);
+	assert_ptr_equal(mx->additional[0], zone_node_find(z, wire("mail.shop.example")));
+
+	/* SRV: the in-zone target only */
+	const struct zone_rrset *srv = rrset_at(z, "_sip._tcp.shop.example", T_SRV);
+	assert_int_equal(srv->additional_count, 1);
+	assert_ptr_equal(srv->additional[0], zone_node_find(z, wire("sip.shop.example")));
+
+	/* delegation NS links to glue below the cut */
+	const struct zone_rrset *subns = rrset_at(z, "sub.shop.example", T_NS);
+	assert_int_equal(subns->additional_count, 1);
+	assert_ptr_equal(subns->additional[0], zone_node_find(z, wire("ns1.sub.shop.example")));
+
+	/* types without links have none */
+	const struct zone_rrset *a = rrset_at(z, "www.shop.example", T_A);
+	assert_int_equal(a->additional_count, 0);
+	assert_null(a->additional);
+
+	/* RFC 4592 zone: *.example MX names host1, which has an A */
+	const struct zone *ex = zone_table_find(t, wire("example"));
+	const struct zone_rrset *wmx = rrset_at(ex, "*.example", T_MX);
+	assert_int_equal(wmx->additional_count, 1);
+	assert_ptr_equal(wmx->additional[0], zone_node_find(ex, wire("host1.example")));
+	zone_table_free(t);
+}
+
+/* -------------------------------------------------------------- lookups */
+
+static void lookup(const struct zone *z, const char *qname, uint16_t qtype, struct zone_lookup *out)
+{
+	memset(out, 0xa5, sizeof(*out)); /* every field must be written */
+	zone_lookup(z, wire(qname), qtype, out);
+}
+
+static void test_lookup_exact_and_ent(void **state)
+{
+	(void)state;
+	struct zone_table *t = load_fixtures();
+	const struct zone *z = shop_zone(t);
+	struct zone_lookup r;
+
+	lookup(z, "www.shop.example", T_A, &r);
+	assert_int_equal(r.match, ZONE_MATCH_EXACT);
+	assert_ptr_equal(r.node, zone_node_find(z, wire("www.shop.example")));
+
+	lookup(z, "shop.example", T_SOA, &r);
+	assert_int_equal(r.match, ZONE_MATCH_EXACT);
+	assert_ptr_equal(r.node, z->apex);
+
+	/* an empty non-terminal exists: EXACT with no RRsets */
+	lookup(z, "ent.shop.example", T_A, &r);
+	assert_int_equal(r.match, ZONE_MATCH_EXACT);
+	assert_int_equal(r.node->rrset_count, 0);
+
+	/* NXDOMAIN with the closest encloser */
+	lookup(z, "a.b.host.ent.shop.example", T_A, &r);
+	assert_int_equal(r.match, ZONE_MATCH_NXDOMAIN);
+	assert_ptr_equal(r.closest_encloser, zone_node_find(z, wire("host.ent.shop.example")));
+	lookup(z, "nothere.shop.example", T_A, &r);
+	assert_int_equal(r.match, ZONE_MATCH_NXDOMAIN);
+	assert_ptr_equal(r.closest_encloser, z->apex);
+	assert_null(r.node);
+	zone_table_free(t);
+}
+
+static void test_lookup_wildcard(void **state)
+{
+	(void)state;
+	struct zone_table *t = load_fixtures();
+	const struct zone *z = shop_zone(t);
+	const struct zone_node *wild = zone_node_find(z, wire("*.wild.shop.example"));
+	const struct zone_node *wild_ent = zone_node_find(z, wire("wild.shop.example"));
+	struct zone_lookup r;
+	assert_ptr_equal(wild_ent->wildcard, wild);
+	assert_null(z->apex->wildcard);
+
+	lookup(z, "anything.wild.shop.example", T_TXT, &r);
+	assert_int_equal(r.match, ZONE_MATCH_WILDCARD);
+	assert_ptr_equal(r.node, wild);
+	assert_ptr_equal(r.closest_encloser, wild_ent);
+
+	lookup(z, "a.b.c.wild.shop.example", T_TXT, &r);
+	assert_int_equal(r.match, ZONE_MATCH_WILDCARD);
+	assert_ptr_equal(r.node, wild);
+
+	/* sub.wild exists, so names below it are not covered by *.wild */
+	lookup(z, "x.sub.wild.shop.example", T_TXT, &r);
+	assert_int_equal(r.match, ZONE_MATCH_NXDOMAIN);
+	assert_ptr_equal(r.closest_encloser, zone_node_find(z, wire("sub.wild.shop.example")));
+	lookup(z, "sub.wild.shop.example", T_TXT, &r);
+	assert_int_equal(r.match, ZONE_MATCH_EXACT);
+
+	/* the wildcard's own name is an ordinary exact match */
+	lookup(z, "*.wild.shop.example", T_TXT, &r);
+	assert_int_equal(r.match, ZONE_MATCH_EXACT);
+	assert_ptr_equal(r.node, wild);
+	zone_table_free(t);
+}
+
+/* The examples of RFC 4592 section 2.2.1. */
+static void test_lookup_rfc4592(void **state)
+{
+	(void)state;
+	struct zone_table *t = load_fixtures();
+	const struct zone *z = zone_table_find(t, wire("example"));
+	assert_non_null(z);
+	const struct zone_node *star = zone_node_find(z, wire("*.example"));
+	assert_non_null(star);
+	struct zone_lookup r;
+
+	/* "The following queries would be synthesized from one of the wildcards" */
+	lookup(z, "host3.example", T_MX, &r);
+	assert_int_equal(r.match, ZONE_MATCH_WILDCARD);
+	assert_ptr_equal(r.node, star);
+	assert_ptr_equal(r.closest_encloser, z->apex);
+	lookup(z, "host3.example", T_A, &r); /* no A at the wildcard: NODATA, still WILDCARD */
+	assert_int_equal(r.match, ZONE_MATCH_WILDCARD);
+	lookup(z, "foo.bar.example", T_TXT, &r);
+	assert_int_equal(r.match, ZONE_MATCH_WILDCARD);
+	assert_ptr_equal(r.node, star);
+
+	/* "The following queries would not be synthesized" */
+	lookup(z, "host1.example", T_MX, &r); /* host1 exists */
+	assert_int_equal(r.match, ZONE_MATCH_EXACT);
+	lookup(z, "sub.*.example", T_MX, &r); /* exists */
+	assert_int_equal(r.match, ZONE_MATCH_EXACT);
+	/* _tcp.host1.example is an empty non-terminal: it is the closest
+	 * encloser and has no wildcard, so *.example does not apply */
+	lookup(z, "_telnet._tcp.host1.example", T_SRV, &r);
+	assert_int_equal(r.match, ZONE_MATCH_NXDOMAIN);
+	assert_ptr_equal(r.closest_encloser, zone_node_find(z, wire("_tcp.host1.example")));
+	assert_int_equal(r.closest_encloser->rrset_count, 0);
+	lookup(z, "host.subdel.example", T_A, &r); /* a referral */
+	assert_int_equal(r.match, ZONE_MATCH_DELEGATION);
+	assert_ptr_equal(r.node, zone_node_find(z, wire("subdel.example")));
+	/* closest encloser *.example has no "*" child: NXDOMAIN */
+	lookup(z, "ghost.*.example", T_MX, &r);
+	assert_int_equal(r.match, ZONE_MATCH_NXDOMAIN);
+	assert_ptr_equal(r.closest_encloser, star);
+	zone_table_free(t);
+}
+
+static void test_lookup_delegation(void **state)
+{
+	(void)state;
+	struct zone_table *t = load_fixtures();
+	const struct zone *z = shop_zone(t);
+	const struct zone_node *sub = zone_node_find(z, wire("sub.shop.example"));
+	struct zone_lookup r;
+
+	lookup(z, "sub.shop.example", T_A, &r);
+	assert_int_equal(r.match, ZONE_MATCH_DELEGATION);
+	assert_ptr_equal(r.node, sub);
+	lookup(z, "sub.shop.example", T_NS, &r);
+	assert_int_equal(r.match, ZONE_MATCH_DELEGATION);
+
+	/* DS at the cut is answered by the parent side */
+	lookup(z, "sub.shop.example", T_DS, &r);
+	assert_int_equal(r.match, ZONE_MATCH_EXACT);
+	assert_ptr_equal(r.node, sub);
+	/* but DS below the cut is still a referral */
+	lookup(z, "x.sub.shop.example", T_DS, &r);
+	assert_int_equal(r.match, ZONE_MATCH_DELEGATION);
+	assert_ptr_equal(r.node, sub);
+
+	/* glue and other existing names below the cut are never EXACT */
+	lookup(z, "ns1.sub.shop.example", T_A, &r);
+	assert_int_equal(r.match, ZONE_MATCH_DELEGATION);
+	assert_ptr_equal(r.node, sub);
+	/* the occluded NS below the first cut does not make a deeper cut */
+	lookup(z, "a.deeper.sub.shop.example", T_A, &r);
+	assert_int_equal(r.match, ZONE_MATCH_DELEGATION);
+	assert_ptr_equal(r.node, sub);
+	lookup(z, "nothere.sub.shop.example", T_A, &r);
+	assert_int_equal(r.match, ZONE_MATCH_DELEGATION);
+	assert_ptr_equal(r.node, sub);
+	zone_table_free(t);
+}
+
+static void test_table_find_nested(void **state)
+{
+	(void)state;
+	struct zone_table *t = load_fixtures();
+	const struct zone *shop = zone_table_find(t, wire("shop.example"));
+	const struct zone *eu = zone_table_find(t, wire("eu.shop.example"));
+	const struct zone *ex = zone_table_find(t, wire("example"));
+	assert_non_null(shop);
+	assert_non_null(eu);
+	assert_non_null(ex);
+	assert_true(shop != eu && eu != ex && shop != ex);
+	assert_memory_equal(eu->origin, wire("eu.shop.example"), 17);
+
+	assert_ptr_equal(zone_table_find(t, wire("www.eu.shop.example")), eu);
+	assert_ptr_equal(zone_table_find(t, wire("a.b.c.eu.shop.example")), eu);
+	assert_ptr_equal(zone_table_find(t, wire("www.shop.example")), shop);
+	assert_ptr_equal(zone_table_find(t, wire("xeu.shop.example")), shop);
+	assert_ptr_equal(zone_table_find(t, wire("other.example")), ex);
+	assert_null(zone_table_find(t, wire("example.com")));
+	assert_null(zone_table_find(t, wire(".")));
+
+	/* the child zone answers for itself, while the parent refers */
+	struct zone_lookup r;
+	lookup(eu, "www.eu.shop.example", T_A, &r);
+	assert_int_equal(r.match, ZONE_MATCH_EXACT);
+	lookup(shop, "www.eu.shop.example", T_A, &r);
+	assert_int_equal(r.match, ZONE_MATCH_DELEGATION);
+	zone_table_free(t);
+}
+
+/* ------------------------------------------------------------- errors */
+
+/* Loads one zone "shop.example" from text; returns the build result with
+ * the message in err. */
+static int load_text(const char *text, char *err, size_t errlen, const char **path)
+{
+	*path = write_tmp("t.zone", text);
+	struct zone_source src = {"shop.example", *path};
+	struct zone_table *t = (struct zone_table *)(uintptr_t)1;
+	int rc = build_capture(&src, 1, &t, err, errlen);
+	if (rc == 0) {
+		assert_non_null(t);
+		zone_table_free(t);
+	} else {
+		assert_null(t);
+	}
+	return rc;
+}
+
+#define HEAD "$ORIGIN shop.example.\n@ 3600 IN SOA ns1 hm 1 2 3 4 5\n  NS ns1\nns1 A 192.0.2.1\n"
+
+static void expect_error(const char *text, const char *fmt_after_path)
+{
+	char err[1024], expect[1200];
+	const char *path;
+	assert_int_equal(load_text(text, err, sizeof(err), &path), -1);
+	snprintf(expect, sizeof(expect), "%s%s", path, fmt_after_path);
+	assert_string_equal(err, expect);
+}
+
+static void test_error_cname(void **state)
+{
+	(void)state;
+	expect_error(HEAD "www A 192.0.2.2\n"
+	                  "www CNAME ns1\n",
+	             ":6: CNAME and other data at www.shop.example.");
+	/* other data after the CNAME: the later record is named */
+	expect_error(HEAD "www CNAME ns1\n"
+	                  "\n"
+	                  "www TXT \"x\"\n",
+	             ":7: CNAME and other data at www.shop.example.");
+	expect_error(HEAD "www CNAME ns1\n"
+	                  "www CNAME ns2\n",
+	             ":6: more than one CNAME at www.shop.example.");
+	/* CNAME at the apex clashes with SOA and NS */
+	expect_error(HEAD "@ CNAME ns1\n", ":5: CNAME and other data at shop.example.");
+	/* an identical second CNAME is just a duplicate */
+	char err[512];
+	const char *path;
+	assert_int_equal(load_text(HEAD "www CNAME ns1\nwww CNAME NS1\n", err, sizeof(err), &path), 0);
+}
+
+static void test_error_out_of_zone(void **state)
+{
+	(void)state;
+	expect_error(HEAD "other.example. A 192.0.2.9\n",
+	             ":5: out-of-zone data: other.example. is not in shop.example.");
+	expect_error(HEAD "$ORIGIN example.\nxshop A 192.0.2.9\n",
+	             ":6: out-of-zone data: xshop.example. is not in shop.example.");
+}
+
+static void test_error_soa_ns(void **state)
+{
+	(void)state;
+	expect_error("$ORIGIN shop.example.\n@ NS ns1\nns1 A 192.0.2.1\n",
+	             ": no SOA at the apex shop.example.");
+	expect_error("$ORIGIN shop.example.\n@ SOA ns1 hm 1 2 3 4 5\nns1 A 192.0.2.1\n",
+	             ": no NS at the apex shop.example.");
+	expect_error(HEAD "\nsub SOA ns1 hm 1 2 3 4 5\n", ":6: SOA not at the apex: sub.shop.example.");
+	expect_error(HEAD "@ SOA ns1 hm 2 2 3 4 5\n", ":5: more than one SOA at the apex shop.example.");
+	/* an empty file has no SOA either */
+	expect_error("", ": no SOA at the apex shop.example.");
+}
+
+static void test_error_class_and_syntax(void **state)
+{
+	(void)state;
+	expect_error(HEAD "txt CH TXT \"x\"\n", ":5: class CH is not supported (only IN)");
+	/* ldns's own message, at the line where the bad record starts */
+	expect_error(HEAD "; comment\n\nbad A 300.1.1.1\n",
+	             ":7: Syntax error, could not parse the RR's rdata");
+	expect_error(HEAD "x A\n", ":5: Syntax error, value expected");
+	/* RFC 3597 form whose length does not match its data */
+	expect_error(HEAD "u TYPE65534 \\# 4 0a0b\n", ":5: Syntax error, could not parse the RR's rdata");
+	/* a record spread over lines is reported where it starts */
+	expect_error(HEAD "m MX ( 10\n  bad..name )\n", ":5: Syntax error, could not parse the RR's rdata");
+}
+
+static void test_error_include(void **state)
+{
+	(void)state;
+	char expect[1200];
+	char err[1024];
+	const char *path;
+
+	/* a missing include names the including line */
+	assert_int_equal(load_text(HEAD "$INCLUDE missing.inc\n", err, sizeof(err), &path), -1);
+	snprintf(expect, sizeof(expect), "%s:5: cannot read %s: No such file or directory", path,
+	         tmp_path("missing.inc"));
+	assert_string_equal(err, expect);
+
+	/* an error inside an included file names that file and its line */
+	const char *inc = write_tmp("bad.inc", "ok A 192.0.2.1\n\nbad AAAA nonsense\n");
+	assert_int_equal(load_text(HEAD "$INCLUDE \"bad.inc\"\n", err, sizeof(err), &path), -1);
+	snprintf(expect, sizeof(expect), "%s:3: Syntax error, could not parse the RR's rdata", inc);
+	assert_string_equal(err, expect);
+
+	/* a file including itself stops at the depth bound */
+	const char *loop = write_tmp("loop.inc", "x A 192.0.2.1\n$INCLUDE loop.inc\n");
+	assert_int_equal(load_text(HEAD "$INCLUDE loop.inc\n", err, sizeof(err), &path), -1);
+	snprintf(expect, sizeof(expect), "%s:2: $INCLUDE nested more than 8 deep", loop);
+	assert_string_equal(err, expect);
+
+	/* an include's origin is relative to the current one */
+	write_tmp("o.inc", "@ A 192.0.2.5\n");
+	write_tmp("t2.zone", HEAD "$INCLUDE o.inc a.b\n$INCLUDE o.inc c.shop.example.\n");
+	struct zone_source src = {"shop.example", tmp_path("t2.zone")};
+	struct zone_table *t = NULL;
+	assert_int_equal(build_capture(&src, 1, &t, err, sizeof(err)), 0);
+	const struct zone *z = zone_table_at(t, 0);
+	assert_non_null(rrset_at(z, "a.b.shop.example", T_A));
+	assert_non_null(rrset_at(z, "c.shop.example", T_A));
+	zone_table_free(t);
+}
+
+static void test_error_table(void **state)
+{
+	(void)state;
+	char err[1024], expect[1200];
+	struct zone_table *t = NULL;
+	const char *a = write_tmp("a.zone", HEAD);
+
+	struct zone_source two[] = {{"shop.example", a}, {"Shop.Example.", a}};
+	assert_int_equal(build_capture(two, 2, &t, err, sizeof(err)), -1);
+	assert_null(t);
+	snprintf(expect, sizeof(expect), "%s: zone shop.example. is already loaded from %s", a, a);
+	assert_string_equal(err, expect);
+
+	struct zone_source bad[] = {{"shop..example", a}};
+	assert_int_equal(build_capture(bad, 1, &t, err, sizeof(err)), -1);
+	snprintf(expect, sizeof(expect), "%s: invalid zone origin 'shop..example'", a);
+	assert_string_equal(err, expect);
+
+	char nope[1024];
+	snprintf(nope, sizeof(nope), "%s", tmp_path("nope.zone"));
+	struct zone_source missing[] = {{"shop.example", a}, {"other.example", nope}};
+	assert_int_equal(build_capture(missing, 2, &t, err, sizeof(err)), -1);
+	snprintf(expect, sizeof(expect), "%s: cannot read: No such file or directory", nope);
+	assert_string_equal(err, expect);
+
+	/* no zones at all is a valid, empty table */
+	assert_int_equal(build_capture(NULL, 0, &t, err, sizeof(err)), 0);
+	assert_int_equal(zone_table_count(t), 0);
+	assert_null(zone_table_find(t, wire("shop.example")));
+	zone_table_free(t);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	snprintf(fixture_dir, sizeof(fixture_dir), "%s", __FILE__);
+	char *slash = strrchr(fixture_dir, '/');
+	if (slash != NULL)
+		*slash = '\0';
+	else
+		snprintf(fixture_dir, sizeof(fixture_dir), ".");
+	snprintf(tmp_dir, sizeof(tmp_dir), "/tmp/test_zone.XXXXXX");
+	return mkdtemp(tmp_dir) == NULL ? -1 : 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	const char *names[] = {"t.zone", "t2.zone", "a.zone", "bad.inc", "loop.inc", "o.inc", "stderr.log"};
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		unlink(tmp_path(names[i]));
+	rmdir(tmp_dir);
+	return 0;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_load_summary),
+	    cmocka_unit_test(test_load_types_wire),
+	    cmocka_unit_test(test_load_rrsets_sorted_and_deduplicated),
+	    cmocka_unit_test(test_load_include_and_origin),
+	    cmocka_unit_test(test_load_empty_non_terminals),
+	    cmocka_unit_test(test_glue_and_occlusion),
+	    cmocka_unit_test(test_additional_links),
+	    cmocka_unit_test(test_lookup_exact_and_ent),
+	    cmocka_unit_test(test_lookup_wildcard),
+	    cmocka_unit_test(test_lookup_rfc4592),
+	    cmocka_unit_test(test_lookup_delegation),
+	    cmocka_unit_test(test_table_find_nested),
+	    cmocka_unit_test(test_error_cname),
+	    cmocka_unit_test(test_error_out_of_zone),
+	    cmocka_unit_test(test_error_soa_ns),
+	    cmocka_unit_test(test_error_class_and_syntax),
+	    cmocka_unit_test(test_error_include),
+	    cmocka_unit_test(test_error_table),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
