@@ -4,7 +4,7 @@
 CC      ?= cc
 PKGS    := ldns libuv libmaxminddb yaml-0.1
 CFLAGS  ?= -O2 -g
-override CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Iinclude -D_GNU_SOURCE -pthread
+override CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wno-missing-field-initializers -Iinclude -D_GNU_SOURCE -pthread
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 LDLIBS  += $(PKG_LIBS) -pthread -lm
@@ -17,13 +17,20 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all deps test unit integration compare asan fuzz run clean format
 
-all: geosteerd
+all: geosteerd geosteerctl
 
 deps:
 	@tools/install-deps
 
 geosteerd: $(BUILD)/geosteerd
 	@cp $< $@.tmp && mv -f $@.tmp $@
+
+geosteerctl: $(BUILD)/geosteerctl
+	@cp $< $@.tmp && mv -f $@.tmp $@
+
+# geosteerctl is a small client: libc only, none of the daemon's modules.
+$(BUILD)/geosteerctl: tools/geosteerctl.c | $(BUILD)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
 
 $(BUILD)/geosteerd: $(BUILD)/main.o $(LIB_OBJ)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -38,11 +45,22 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJ) | $(BUILD)
 $(BUILD):
 	@mkdir -p $(BUILD)
 
-unit: $(UNIT_BIN)
-	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
+# GeoIP fixtures are built from text by tools/mkgeodb, never committed.
+GEO_FIXTURES := $(patsubst tests/unit/geo/%.txt,$(BUILD)/fixtures/%.mmdb,$(wildcard tests/unit/geo/*.txt)) \
+                $(BUILD)/fixtures/synthetic.mmdb
+$(BUILD)/fixtures/%.mmdb: tests/unit/geo/%.txt tools/mkgeodb
+	@mkdir -p $(dir $@)
+	tools/mkgeodb $< $@
+$(BUILD)/fixtures/synthetic.mmdb: tools/mkgeodb
+	@mkdir -p $(dir $@)
+	tools/mkgeodb --synthetic 20000 $@ 7
 
-integration: geosteerd
+unit: $(UNIT_BIN) $(GEO_FIXTURES)
+	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; GEOSTEER_FIXTURES=$(BUILD)/fixtures $$t; done
+
+integration: geosteerd geosteerctl
 	@tests/integration/run
+	@# control-test joins once policy answers land: tests/integration/control-test
 
 compare: geosteerd
 	@tests/compare/run
@@ -57,6 +75,7 @@ test: deps
 asan: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" all unit
 	@GEOSTEERD=build-asan/geosteerd tests/integration/run
+	@GEOSTEERD=build-asan/geosteerd GEOSTEERCTL=build-asan/geosteerctl tests/integration/control-test
 	@GEOSTEERD=build-asan/geosteerd tests/compare/run
 
 FUZZ_SECONDS ?= 60
@@ -68,7 +87,7 @@ run: deps
 	./geosteerd -c geosteer.yaml
 
 clean:
-	rm -rf build build-asan build-fuzz geosteerd
+	rm -rf build build-asan build-fuzz geosteerd geosteerctl
 
 format:
-	clang-format -i src/*.c include/*.h tests/unit/*.c
+	clang-format -i src/*.c include/*.h tests/unit/*.c tools/*.c fuzz/*.c

@@ -58,7 +58,9 @@ static void fuzz_init(void)
 	if (zone_table_build(&source, 1, &fuzz_zones, err, sizeof err) != 0) {
 		fprintf(stderr, "fuzz_packet: %s; fuzzing the wire layer only\n", err);
 		fuzz_zones = NULL;
+		return;
 	}
+	fprintf(stderr, "fuzz_packet: answering from %s (%s)\n", source.file, source.origin);
 }
 
 /* Reads every name and record of a message we produced; aborts on anything
@@ -75,7 +77,8 @@ static void fuzz_check_reply(const uint8_t *req, size_t reqlen, const uint8_t *r
 	if (reqlen >= 2 && memcmp(req, resp, 2) != 0)
 		abort();
 	unsigned qdcount = wire_get_u16(resp + 4);
-	unsigned rrcount = (unsigned)wire_get_u16(resp + 6) + wire_get_u16(resp + 8) + wire_get_u16(resp + 10);
+	unsigned rrcount =
+	    (unsigned)wire_get_u16(resp + 6) + wire_get_u16(resp + 8) + wire_get_u16(resp + 10);
 	if (qdcount > 1)
 		abort();
 	for (unsigned i = 0; i < qdcount; i++) {
@@ -113,9 +116,9 @@ static void fuzz_writer(const uint8_t *data, size_t size, const struct wire_quer
 	wire_writer_mark(&w, &mark);
 	wire_writer_set_limit(&w, limit + 256);
 	(void)wire_write_rr(&w, WIRE_SECTION_ANSWER, q->qname, WIRE_TYPE_CNAME, WIRE_CLASS_IN, 60, rdata,
-			    (uint16_t)tail);
+	                    (uint16_t)tail);
 	(void)wire_write_rr(&w, WIRE_SECTION_AUTHORITY, q->qname, WIRE_TYPE_SOA, WIRE_CLASS_IN, 60, rdata,
-			    (uint16_t)tail);
+	                    (uint16_t)tail);
 	if (size % 3 == 0)
 		wire_writer_rewind(&w, &mark);
 	struct wire_opt opt = {
@@ -146,7 +149,7 @@ static size_t fuzz_udp_limit(const struct wire_query *q)
 }
 
 static void fuzz_query_path(const uint8_t *data, size_t size, enum wire_parse_status status,
-			    const struct wire_query *q)
+                            const struct wire_query *q)
 {
 	static const uint8_t nsid[] = "fuzz";
 	struct query_settings settings = {.nsid = nsid, .nsid_len = 4, .udp_payload = FUZZ_UDP_PAYLOAD};
@@ -186,7 +189,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	enum wire_parse_status status = wire_parse_query(data, size, &q);
 
 	/* The name reader on its own, from a few places. */
-	size_t offsets[] = {0, WIRE_HEADER_LEN, size / 2, size > 2 ? size - 2 : 0, size > 0 ? data[0] : 0, size};
+	size_t offsets[] = {0,   WIRE_HEADER_LEN, size / 2, size > 2 ? size - 2 : 0, size > 0 ? data[0] : 0,
+	                    size};
 	for (size_t i = 0; i < sizeof offsets / sizeof offsets[0]; i++) {
 		size_t pos = offsets[i];
 		int n = wire_read_name(data, size, &pos, name);

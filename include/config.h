@@ -8,17 +8,49 @@
  * change routing.  Relative paths in the file (zone files, later databases)
  * are resolved against the folder of the config file.
  *
- * This issue's keys:
+ * Keys (every error is "FILE:LINE: ..."; duplicate keys, unknown keys and
+ * non-string map keys are errors; named maps keep the order written):
  *   server: listen (list of "ADDR:PORT" / "[ADDR6]:PORT", default
  *           ["127.0.0.1:5300", "[::1]:5300"]), nsid (string, optional),
  *           workers (1..64, default one per online CPU), udp_payload
  *           (512..4096, default 1232), tcp_idle_timeout (ms, 1000..600000,
- *           default 10000), tcp_max_connections (1..65535, default 256)
- *   zones:  list of { origin, file }
+ *           default 10000), tcp_max_connections (1..65535, default 256),
+ *           control (path of the control socket, default
+ *           run/geosteerd.sock in the config file's folder)
+ *   geoip:  database, asn_database (paths; need not exist yet, the policy
+ *           module loads them), client_subnet (bool, default true)
+ *   datacenters: NAME: { location: [LAT -90..90, LON -180..180],
+ *           jurisdiction: string, a: [IPv4...], aaaa: [IPv6...] (non-empty,
+ *           no duplicates, stored canonical), cname: name (stored absolute,
+ *           lower-case; not together with a / aaaa) }
+ *   policies: NAME: exactly one of
+ *             geo: { KEY: TARGET }   KEY: continent:XX (AF AN AS EU NA OC SA),
+ *                                    country:XX, subdivision:XX-YYY (1-3
+ *                                    alnum), net:CIDR (no host bits),
+ *                                    asn:N (1..2^32-1), default
+ *             failover | latency | all: [TARGET...]   (no duplicates)
+ *             weighted: { TARGET: WEIGHT 0..1000000 }
+ *           and options sticky (bool, default false; weighted only), max
+ *           (1..1000, default 0 = no limit; all only), latency_table (path;
+ *           latency only).  A target list must not be empty.  Geo keys and
+ *           selectors are stored canonical: kind lower-case, codes
+ *           upper-case, net: as inet_ntop prints it ("country:us" →
+ *           "country:US").  A policy may not share a datacenter's name.
+ *   residency: NAME: { clients: [continent:|country:|subdivision:|net:|asn:
+ *           selectors], allowed: [jurisdiction:X | datacenter:NAME] }, both
+ *           required and non-empty
+ *   zones:  list of { origin, file, records: { NAME: { policy (required),
+ *           ttl (0..2147483647, default 30), down_ttl (0..2147483647,
+ *           default min(ttl, 10)) } } }; NAME is "@", relative to origin or
+ *           absolute, and must be a valid domain name
+ * Names that refer to other entries (targets, record policies, allowed
+ * datacenters) are checked by the policy module, not here; every target and
+ * record keeps its line for that.
  */
 #ifndef GEOSTEER_CONFIG_H
 #define GEOSTEER_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -29,10 +61,81 @@ struct config_listen {
 	char text[64]; /* as written in the file, for logs */
 };
 
+/* A name in a zone answered by a steering policy (zones[].records). */
+struct config_record {
+	char *name;        /* as written: "@", relative ("www") or absolute ("www.shop.example.") */
+	char *policy;      /* policy or datacenter name */
+	uint32_t ttl;      /* default 30 */
+	uint32_t down_ttl; /* TTL of degraded answers; default min(ttl, 10) */
+	int line;
+};
+
 struct config_zone {
 	char *origin;
 	char *file; /* resolved path */
 	int line;   /* line of the entry in the config, for errors */
+	struct config_record *records;
+	size_t record_count;
+};
+
+/* geoip: */
+struct config_geoip {
+	char *database;     /* resolved path; NULL: no geolocation database */
+	char *asn_database; /* resolved path; NULL: asn: keys are a load error */
+	bool client_subnet; /* honour EDNS Client Subnet; default true */
+	int line;
+};
+
+/* datacenters: NAME: {...} */
+struct config_datacenter {
+	char *name;
+	int line;
+	bool has_location;
+	double latitude;     /* location: [LAT, LON], degrees */
+	double longitude;
+	char *jurisdiction;  /* NULL when not given */
+	char **a;            /* IPv4 addresses, presentation form, validated */
+	size_t a_count;
+	char **aaaa;         /* IPv6 addresses, presentation form, validated */
+	size_t aaaa_count;
+	char *cname;         /* absolute name (trailing dot added), or NULL */
+};
+
+enum config_policy_kind {
+	CONFIG_POLICY_GEO,
+	CONFIG_POLICY_FAILOVER,
+	CONFIG_POLICY_LATENCY,
+	CONFIG_POLICY_WEIGHTED,
+	CONFIG_POLICY_ALL,
+};
+
+struct config_policy_target {
+	char *key;       /* geo: the match key, canonical ("country:US", "default"); NULL otherwise */
+	char *target;    /* a datacenter or policy name */
+	unsigned weight; /* weighted: 0..1000000; 0 drains */
+	int line;
+};
+
+/* policies: NAME: { geo | failover | latency | weighted | all: ..., options } */
+struct config_policy {
+	char *name;
+	int line;
+	enum config_policy_kind kind;
+	struct config_policy_target *targets; /* in the order written */
+	size_t target_count;
+	bool sticky;         /* weighted: pick by a hash of the client subnet */
+	unsigned max;        /* all: at most this many addresses; 0 = no limit */
+	char *latency_table; /* latency: resolved path of a "CIDR DATACENTER RTT_MS" file, or NULL */
+};
+
+/* residency: NAME: { clients: [...], allowed: [...] } */
+struct config_fence {
+	char *name;
+	int line;
+	char **clients; /* continent:XX, country:XX, subdivision:XX-YY, net:CIDR, asn:N */
+	size_t client_count;
+	char **allowed; /* jurisdiction:X or datacenter:NAME */
+	size_t allowed_count;
 };
 
 struct config {
@@ -44,8 +147,16 @@ struct config {
 	uint16_t udp_payload;
 	unsigned tcp_idle_timeout_ms;
 	unsigned tcp_max_connections;
+	char *control; /* control socket path (resolved); NULL: run/geosteerd.sock beside the config */
 	struct config_zone *zones;
 	size_t zone_count;
+	struct config_geoip geoip;
+	struct config_datacenter *datacenters; /* in the order written */
+	size_t datacenter_count;
+	struct config_policy *policies;        /* in the order written */
+	size_t policy_count;
+	struct config_fence *fences;
+	size_t fence_count;
 };
 
 /* Returns 0, or -1 with one line "FILE:LINE: message" in err; on failure

@@ -19,10 +19,14 @@
 #include "query.h"
 
 struct config;
+struct policy_set;
 struct zone_table;
 
 struct snapshot {
 	struct zone_table *zones;
+	/* Datacenters, policies and fences the zones' policy nodes point into;
+	 * never NULL in a built snapshot (empty when nothing is configured). */
+	struct policy_set *policies;
 	struct query_settings settings;
 	uint8_t nsid[256];
 	uint64_t generation;

@@ -108,8 +108,11 @@ struct wire_query {
 	bool edns_nsid;         /* an empty NSID option was present */
 
 	/* EDNS Client Subnet (RFC 7871).  Only set when the option is well
-	 * formed; a malformed one makes the whole parse FORMERR. */
+	 * formed; a malformed one (or a second one) makes the whole parse
+	 * FORMERR with ecs_malformed set, the rest of EDNS still filled in,
+	 * so the FORMERR reply can carry OPT. */
 	bool ecs;
+	bool ecs_malformed;
 	uint16_t ecs_family;       /* 1 = IPv4, 2 = IPv6 */
 	uint8_t ecs_source_prefix;
 	uint8_t ecs_address[16];   /* bits past source_prefix are zero */

@@ -73,10 +73,20 @@ struct zone {
 	const struct zone_table_internal *internal;
 };
 
+/* A name the steering module answers (a zones[].records entry). */
+struct zone_policy_binding {
+	const char *name;        /* "@", relative to the origin, or absolute with a trailing dot */
+	const struct policy_record *record;
+	const char *config_file; /* where the binding was written, for errors */
+	int config_line;
+};
+
 /* What to load. */
 struct zone_source {
 	const char *origin; /* presentation form, e.g. "shop.example" */
 	const char *file;   /* master file path */
+	const struct zone_policy_binding *bindings;
+	size_t binding_count;
 };
 
 struct zone_table;
@@ -92,6 +102,12 @@ struct zone_table;
  * a zone cut other than address records of an NS target is dropped with a
  * warning (occluded, as RFC 2181 6.1 says it is never answered).  Two zones
  * with the same origin are an error.
+ *
+ * Policy bindings: each name gets a node (created, with its ancestors, when
+ * the zone file has no data there) whose `policy` points at the binding's
+ * record.  Errors, as "CONFIG:LINE: ...": a name outside the zone, at or
+ * below a zone cut, bound twice, or that also has static A, AAAA or CNAME
+ * data in the zone file (the message names the zone file's line too).
  */
 int zone_table_build(const struct zone_source *sources, size_t count, struct zone_table **out, char *err,
 		     size_t errlen);

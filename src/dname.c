@@ -180,8 +180,8 @@ static bool dname_is_digit(char c)
 
 int dname_from_text(const char *text, uint8_t out[DNAME_MAXLEN])
 {
-	size_t len = 0;       /* bytes of out used, label length bytes included */
-	size_t label_at = 0;  /* where the current label's length byte sits */
+	size_t len = 0;      /* bytes of out used, label length bytes included */
+	size_t label_at = 0; /* where the current label's length byte sits */
 	size_t label_len = 0;
 	const char *s = text;
 

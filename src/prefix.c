@@ -6,7 +6,8 @@
  * before the prefixes it contains (pre-order of the trie), and builds the
  * trie recursively over ranges of that array.  No pointer trie is ever
  * materialised, so a million IPv6 /48s cost a 32-byte entry each while
- * building instead of dozens of nodes each.
+ * building instead of dozens of nodes each.  The sort is in place (see
+ * prefix_sort).
  *
  * The compiled trie is canonical: a region whose every address gets the
  * same answer is one leaf, however many added prefixes produced it (a /16
@@ -15,13 +16,22 @@
  * widest prefix over which the answer cannot change, rather than merely a
  * prefix over which it does not.
  *
- * Layout: one array of nodes, 16 bytes each, plus one byte per node for its
- * depth in a parallel array.  A node at depth d branches on address bit d;
- * a child may sit deeper than d + 1, and then stores the up to 32 address
- * bits between (its "skip"), which the walk compares in one xor.  Longer
- * runs are split by plain chain nodes.  Every node stores the value in
- * effect at it (its own or inherited), so the walk never carries a "best so
- * far": wherever it stops, the current node's value is the answer.
+ * Layout: one array of 16-byte nodes (four to a cache line; a node's whole
+ * subtree is contiguous because nodes are emitted in post-order).  A node
+ * at depth d branches on address bit d; a child may sit deeper than d + 1,
+ * and then stores the up to 24 address bits between (its "skip"), which
+ * the walk compares in one xor.  Longer runs are split by plain chain
+ * nodes.  The depth shares a word with the skip so that each step of the
+ * walk touches one node only.  In front of the trie, a table indexed by
+ * the first 16 bits (fewer for small trees) holds the walk already done
+ * that far: a million IPv4 prefixes then take ~3 node visits a lookup.
+ * Every node stores the value in effect at it (its own or inherited), so
+ * the walk never carries a "best so far": wherever it stops, the current
+ * node's value is the answer.
+ *
+ * Sizes: builder entries are 32 bytes; the trie is about two nodes per
+ * prefix.  A million random IPv4 /16-/24 prefixes build in ~0.2 s into
+ * ~20 MB (peak ~50 MB while building).
  *
  * The walk ends in one of three ways, each giving the scope directly:
  *  - at a leaf (no children): the whole leaf prefix answers alike, scope =
@@ -38,7 +48,7 @@
 typedef unsigned __int128 prefix_u128;
 
 #define PREFIX_NONE UINT32_MAX
-#define PREFIX_SKIP_MAX 32u
+#define PREFIX_SKIP_MAX 24u
 
 struct prefix_entry {
 	uint64_t hi, lo; /* address, bits past plen cleared, MSB first */
@@ -55,9 +65,19 @@ struct prefix_builder {
 
 struct prefix_node {
 	uint32_t child[2];
-	uint32_t value; /* value in effect here */
-	uint32_t skip;  /* address bits between the parent's depth + 1 and ours */
+	uint32_t value;      /* value in effect here */
+	uint32_t depth_skip; /* depth << 24 | the bits between the parent's depth + 1 and ours */
 };
+
+static inline unsigned prefix_depth(const struct prefix_node *n)
+{
+	return n->depth_skip >> 24;
+}
+
+static inline uint32_t prefix_skip(const struct prefix_node *n)
+{
+	return n->depth_skip & 0xffffffu;
+}
 
 /* An entry of the table indexed by an address's first top_bits bits:
  * either the final answer, or the deepest node at or above top_bits on the
@@ -73,7 +93,6 @@ struct prefix_tree {
 	unsigned top_bits;
 	struct prefix_slot *top;
 	struct prefix_node *nodes;
-	uint8_t *depth;
 	size_t node_count;
 	size_t prefix_count;
 };
@@ -153,16 +172,75 @@ int prefix_builder_add(struct prefix_builder *b, const uint8_t *addr, unsigned p
 	return 0;
 }
 
-static int prefix_entry_cmp(const void *pa, const void *pb)
+static inline int prefix_entry_less(const struct prefix_entry *a, const struct prefix_entry *b)
 {
-	const struct prefix_entry *a = pa, *b = pb;
 	if (a->hi != b->hi)
-		return a->hi < b->hi ? -1 : 1;
+		return a->hi < b->hi;
 	if (a->lo != b->lo)
-		return a->lo < b->lo ? -1 : 1;
+		return a->lo < b->lo;
 	if (a->plen != b->plen)
-		return a->plen < b->plen ? -1 : 1;
-	return a->seq < b->seq ? -1 : a->seq > b->seq;
+		return a->plen < b->plen;
+	return a->seq < b->seq;
+}
+
+static inline void prefix_entry_swap(struct prefix_entry *a, struct prefix_entry *b)
+{
+	struct prefix_entry t = *a;
+	*a = *b;
+	*b = t;
+}
+
+/*
+ * Quicksort in place (median of three, recursion on the smaller side).
+ * Not qsort(3): glibc's merges through a copy of the whole array, which
+ * for a million entries doubles the peak memory of a build.  Keys are all
+ * distinct (seq), and input from a database walk arrives sorted, which the
+ * median of three handles.
+ */
+static void prefix_sort(struct prefix_entry *e, size_t n)
+{
+	while (n > 16) {
+		size_t mid = n / 2;
+		if (prefix_entry_less(&e[mid], &e[0]))
+			prefix_entry_swap(&e[mid], &e[0]);
+		if (prefix_entry_less(&e[n - 1], &e[mid])) {
+			prefix_entry_swap(&e[n - 1], &e[mid]);
+			if (prefix_entry_less(&e[mid], &e[0]))
+				prefix_entry_swap(&e[mid], &e[0]);
+		}
+		struct prefix_entry pivot = e[mid];
+		size_t i = 0, j = n - 1;
+		for (;;) {
+			while (prefix_entry_less(&e[i], &pivot))
+				i++;
+			while (prefix_entry_less(&pivot, &e[j]))
+				j--;
+			if (i >= j)
+				break;
+			prefix_entry_swap(&e[i], &e[j]);
+			i++;
+			j--;
+		}
+		/* [0, j] <= pivot <= [j + 1, n) */
+		size_t left = j + 1;
+		if (left < n - left) {
+			prefix_sort(e, left);
+			e += left;
+			n -= left;
+		} else {
+			prefix_sort(e + left, n - left);
+			n = left;
+		}
+	}
+	for (size_t i = 1; i < n; i++) {
+		struct prefix_entry x = e[i];
+		size_t j = i;
+		while (j > 0 && prefix_entry_less(&x, &e[j - 1])) {
+			e[j] = e[j - 1];
+			j--;
+		}
+		e[j] = x;
+	}
 }
 
 /* Compilation state.  Results of prefix_compile are either a node index or
@@ -170,7 +248,6 @@ static int prefix_entry_cmp(const void *pa, const void *pb)
 struct prefix_compiler {
 	const struct prefix_entry *e;
 	struct prefix_node *nodes;
-	uint8_t *depth;
 	size_t count, cap;
 	int failed;
 };
@@ -178,7 +255,7 @@ struct prefix_compiler {
 struct prefix_result {
 	int uniform;
 	uint32_t value; /* when uniform */
-	uint32_t node;	/* when not */
+	uint32_t node;  /* when not */
 };
 
 static uint32_t prefix_new_node(struct prefix_compiler *c, unsigned depth, uint32_t value, uint32_t skip)
@@ -191,17 +268,10 @@ static uint32_t prefix_new_node(struct prefix_compiler *c, unsigned depth, uint3
 			return PREFIX_NONE;
 		}
 		c->nodes = n;
-		uint8_t *d = realloc(c->depth, cap);
-		if (!d) {
-			c->failed = 1;
-			return PREFIX_NONE;
-		}
-		c->depth = d;
 		c->cap = cap;
 	}
 	uint32_t i = (uint32_t)c->count++;
-	c->nodes[i] = (struct prefix_node){{PREFIX_NONE, PREFIX_NONE}, value, skip};
-	c->depth[i] = (uint8_t)depth;
+	c->nodes[i] = (struct prefix_node){{PREFIX_NONE, PREFIX_NONE}, value, (uint32_t)depth << 24 | skip};
 	return i;
 }
 
@@ -218,8 +288,8 @@ static uint32_t prefix_skip_of(prefix_u128 addr, int pd, unsigned d)
  * shorter than d, into the region at depth d under a parent at depth pd,
  * where value v is inherited.
  */
-static struct prefix_result prefix_compile(struct prefix_compiler *c, size_t lo, size_t hi, int pd, unsigned d,
-					   uint32_t v)
+static struct prefix_result prefix_compile(struct prefix_compiler *c, size_t lo, size_t hi, int pd,
+                                           unsigned d, uint32_t v)
 {
 	struct prefix_result r = {1, v, PREFIX_NONE};
 	if (lo < hi && c->e[lo].plen == d)
@@ -317,7 +387,7 @@ static int prefix_fill_top(struct prefix_tree *t, uint32_t root)
 		*slot = (struct prefix_slot){n, 0, 0};
 		for (;;) {
 			const struct prefix_node *p = &t->nodes[n];
-			unsigned d = t->depth[n];
+			unsigned d = prefix_depth(p);
 			slot->node_or_value = n;
 			if (p->child[0] == PREFIX_NONE && p->child[1] == PREFIX_NONE) {
 				*slot = (struct prefix_slot){p->value, 1, (uint8_t)d};
@@ -330,10 +400,11 @@ static int prefix_fill_top(struct prefix_tree *t, uint32_t root)
 				*slot = (struct prefix_slot){p->value, 1, (uint8_t)(d + 1)};
 				break;
 			}
-			unsigned cd = t->depth[c];
+			unsigned cd = prefix_depth(&t->nodes[c]);
 			unsigned known = (cd < k ? cd : k) - (d + 1); /* skip bits decided by x */
 			if (known) {
-				uint32_t x32 = prefix_bits(a, d + 1, known) ^ (t->nodes[c].skip >> (cd - 1 - d - known));
+				uint32_t x32 = prefix_bits(a, d + 1, known) ^
+				               (prefix_skip(&t->nodes[c]) >> (cd - 1 - d - known));
 				if (x32) {
 					unsigned j = (unsigned)__builtin_clz(x32) - (32 - known);
 					*slot = (struct prefix_slot){p->value, 1, (uint8_t)(d + 1 + j + 1)};
@@ -358,11 +429,11 @@ struct prefix_tree *prefix_builder_finish(struct prefix_builder *b)
 	t->bits = b->bits;
 
 	/* Sort, then keep only the last-added of each identical prefix. */
-	qsort(b->entries, b->count, sizeof(*b->entries), prefix_entry_cmp);
+	prefix_sort(b->entries, b->count);
 	size_t n = 0;
 	for (size_t i = 0; i < b->count; i++) {
-		if (n > 0 && b->entries[n - 1].hi == b->entries[i].hi && b->entries[n - 1].lo == b->entries[i].lo &&
-		    b->entries[n - 1].plen == b->entries[i].plen)
+		if (n > 0 && b->entries[n - 1].hi == b->entries[i].hi &&
+		    b->entries[n - 1].lo == b->entries[i].lo && b->entries[n - 1].plen == b->entries[i].plen)
 			n--;
 		b->entries[n++] = b->entries[i];
 	}
@@ -370,9 +441,8 @@ struct prefix_tree *prefix_builder_finish(struct prefix_builder *b)
 
 	struct prefix_compiler c = {.e = b->entries, .cap = n + 16};
 	c.nodes = malloc(c.cap * sizeof(*c.nodes));
-	c.depth = malloc(c.cap);
 	uint32_t root = PREFIX_NONE;
-	if (c.nodes && c.depth) {
+	if (c.nodes) {
 		struct prefix_result r = prefix_compile(&c, 0, n, -1, 0, PREFIX_NO_VALUE);
 		if (!c.failed)
 			root = r.uniform ? prefix_new_node(&c, 0, r.value, 0) : r.node;
@@ -382,15 +452,12 @@ struct prefix_tree *prefix_builder_finish(struct prefix_builder *b)
 	prefix_builder_free(b);
 	if (c.failed) {
 		free(c.nodes);
-		free(c.depth);
 		free(t);
 		return NULL;
 	}
 	/* Give back the slack of the doubling growth. */
 	struct prefix_node *nodes = realloc(c.nodes, c.count * sizeof(*nodes));
-	uint8_t *depth = realloc(c.depth, c.count);
 	t->nodes = nodes ? nodes : c.nodes;
-	t->depth = depth ? depth : c.depth;
 	t->node_count = c.count;
 	if (prefix_fill_top(t, root) < 0) {
 		prefix_tree_free(t);
@@ -413,7 +480,6 @@ void prefix_tree_free(struct prefix_tree *t)
 		return;
 	free(t->top);
 	free(t->nodes);
-	free(t->depth);
 	free(t);
 }
 
@@ -422,7 +488,7 @@ static uint32_t prefix_walk(const struct prefix_tree *t, prefix_u128 a, uint32_t
 {
 	for (;;) {
 		const struct prefix_node *p = &t->nodes[n];
-		unsigned d = t->depth[n];
+		unsigned d = prefix_depth(p);
 		if (p->child[0] == PREFIX_NONE && p->child[1] == PREFIX_NONE) {
 			*scope = (uint8_t)d;
 			return p->value;
@@ -432,9 +498,10 @@ static uint32_t prefix_walk(const struct prefix_tree *t, prefix_u128 a, uint32_t
 			*scope = (uint8_t)(d + 1);
 			return p->value;
 		}
-		unsigned k = t->depth[c] - d - 1;
+		const struct prefix_node *q = &t->nodes[c];
+		unsigned k = prefix_depth(q) - d - 1;
 		if (k) {
-			uint32_t x = prefix_bits(a, d + 1, k) ^ t->nodes[c].skip;
+			uint32_t x = prefix_bits(a, d + 1, k) ^ prefix_skip(q);
 			if (x) {
 				unsigned j = (unsigned)__builtin_clz(x) - (32 - k);
 				*scope = (uint8_t)(d + 1 + j + 1);
@@ -463,6 +530,5 @@ size_t prefix_tree_count(const struct prefix_tree *t)
 
 size_t prefix_tree_bytes(const struct prefix_tree *t)
 {
-	return sizeof(*t) + t->node_count * (sizeof(*t->nodes) + sizeof(*t->depth)) +
-	       ((size_t)1 << t->top_bits) * sizeof(*t->top);
+	return sizeof(*t) + t->node_count * sizeof(*t->nodes) + ((size_t)1 << t->top_bits) * sizeof(*t->top);
 }

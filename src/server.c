@@ -33,6 +33,9 @@
 #include "server.h"
 
 #include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -47,6 +50,7 @@
 #include <uv.h>
 
 #include "config.h"
+#include "control.h"
 #include "log.h"
 #include "query.h"
 #include "snapshot.h"
@@ -133,6 +137,9 @@ struct server {
 
 	uv_signal_t sig_term, sig_int, sig_hup;
 	bool signals_started;
+
+	struct control_hooks control;
+	char control_path[PATH_MAX];
 };
 
 /* ---- UDP ---- */
@@ -549,6 +556,7 @@ static void server_stop(struct server *s)
 		server_close_handle((uv_handle_t *)&s->listeners[i].handle);
 	while (s->conns)
 		tcp_conn_close(s->conns);
+	control_stop();
 	if (s->signals_started) {
 		server_close_handle((uv_handle_t *)&s->sig_term);
 		server_close_handle((uv_handle_t *)&s->sig_int);
@@ -567,20 +575,19 @@ static bool server_same_sockets(const struct config *a, const struct config *b)
 	return true;
 }
 
-static void server_reload(struct server *s)
+static int server_reload(struct server *s, uint64_t *generation, char *err, size_t errlen)
 {
 	struct config cfg;
-	char err[1024];
 	log_info("reloading %s", s->config->path);
-	if (config_load(s->config->path, &cfg, err, sizeof(err)) < 0) {
+	if (config_load(s->config->path, &cfg, err, errlen) < 0) {
 		log_error("reload failed, still serving the previous data: %s", err);
-		return;
+		return -1;
 	}
 	struct snapshot *snap;
-	if (snapshot_build(&cfg, &snap, err, sizeof(err)) < 0) {
+	if (snapshot_build(&cfg, &snap, err, errlen) < 0) {
 		log_error("reload failed, still serving the previous data: %s", err);
 		config_free(&cfg);
-		return;
+		return -1;
 	}
 	if (!server_same_sockets(s->config, &cfg))
 		log_warn("reload: listen and workers changes take effect only after a restart");
@@ -589,14 +596,31 @@ static void server_reload(struct server *s)
 	snapshot_publish(snap);
 	log_info("reloaded %s: %zu zones, generation %llu", s->config->path, cfg.zone_count,
 	         (unsigned long long)snap->generation);
+	*generation = snap->generation;
 	config_free(&cfg);
+	return 0;
+}
+
+static int server_control_reload(void *ctx, uint64_t *generation, char *err, size_t errlen)
+{
+	return server_reload(ctx, generation, err, errlen);
+}
+
+/* run/geosteerd.sock in the folder of the config file. */
+static void server_control_default(const struct config *config, char *out, size_t outlen)
+{
+	char copy[PATH_MAX];
+	snprintf(copy, sizeof(copy), "%s", config->path);
+	snprintf(out, outlen, "%s/run/geosteerd.sock", dirname(copy));
 }
 
 static void server_on_signal(uv_signal_t *h, int signum)
 {
 	struct server *s = h->data;
 	if (signum == SIGHUP) {
-		server_reload(s);
+		uint64_t generation;
+		char err[1024];
+		server_reload(s, &generation, err, sizeof(err)); /* logs either way */
 		return;
 	}
 	log_info("%s: stopping", signum == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -728,6 +752,20 @@ int server_run(const struct config *config)
 	server_start_signal(s, &s->sig_int, SIGINT);
 	server_start_signal(s, &s->sig_hup, SIGHUP);
 	s->signals_started = true;
+	s->control = (struct control_hooks){.ctx = s,
+	                                    .version = "0.1.0",
+	                                    .config_path = config->path,
+	                                    .reload = server_control_reload,
+	                                    .explain = NULL};
+	if (config->control)
+		snprintf(s->control_path, sizeof(s->control_path), "%s", config->control);
+	else
+		server_control_default(config, s->control_path, sizeof(s->control_path));
+	char cerr[1024];
+	if (control_start(&s->loop, s->control_path, &s->control, cerr, sizeof(cerr)) < 0) {
+		log_error("cannot open the control socket: %s", cerr);
+		goto stop;
+	}
 	if (server_start_workers(s) < 0)
 		goto stop;
 

@@ -22,6 +22,12 @@
  *
  * A snapshot also owns copies of the strings the zone table was built from,
  * so it never points into a config that the caller frees after building.
+ *
+ * Building goes policies first, then zones: the policy set compiles every
+ * zones[].records entry, and the zone table binds each record's name to
+ * its compiled record (the node's `policy`), so both come from one config
+ * and are published together.  The set is built even when the config has
+ * no steering at all (it is then empty), so readers never test for NULL.
  */
 #include "snapshot.h"
 
@@ -34,6 +40,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "policy.h"
 #include "zone.h"
 
 /* The allocation behind a struct snapshot. */
@@ -53,13 +60,45 @@ static _Atomic uint64_t snapshot_epoch = 1;
 static uint64_t snapshot_generation; /* written only by the publishing thread */
 static struct snapshot_reader_slot snapshot_readers[SNAPSHOT_MAX_READERS];
 
+static void snapshot_bindings_free(struct snapshot_owned *own)
+{
+	for (size_t i = 0; i < own->source_count; i++) {
+		free((void *)own->sources[i].bindings);
+		own->sources[i].bindings = NULL;
+		own->sources[i].binding_count = 0;
+	}
+}
+
 static void snapshot_sources_free(struct snapshot_owned *own)
 {
+	snapshot_bindings_free(own);
 	for (size_t i = 0; i < own->source_count; i++) {
 		free((char *)own->sources[i].origin);
 		free((char *)own->sources[i].file);
 	}
 	free(own->sources);
+}
+
+/* zones[z].records as bindings to the set's compiled records.  The names
+ * point into config: the zone table reads them only while building. */
+static struct zone_policy_binding *snapshot_bindings(const struct config *config, size_t z,
+                                                     const struct policy_set *set)
+{
+	const struct config_zone *zone = &config->zones[z];
+	struct zone_policy_binding *b = calloc(zone->record_count, sizeof(*b));
+	if (!b)
+		return NULL;
+	for (size_t j = 0; j < zone->record_count; j++) {
+		b[j].name = zone->records[j].name;
+		b[j].record = policy_set_record(set, z, j);
+		if (!b[j].record) { /* the set compiles every record; never without one */
+			free(b);
+			return NULL;
+		}
+		b[j].config_file = config->path;
+		b[j].config_line = zone->records[j].line;
+	}
+	return b;
 }
 
 int snapshot_build(const struct config *config, struct snapshot **out, char *err, size_t errlen)
@@ -68,6 +107,11 @@ int snapshot_build(const struct config *config, struct snapshot **out, char *err
 	struct snapshot_owned *own = calloc(1, sizeof(*own));
 	if (!own) {
 		snprintf(err, errlen, "%s: out of memory", config->path);
+		return -1;
+	}
+	struct snapshot *snap = &own->snap;
+	if (policy_set_build(config, &snap->policies, err, errlen) < 0) {
+		free(own);
 		return -1;
 	}
 	if (config->zone_count) {
@@ -81,10 +125,18 @@ int snapshot_build(const struct config *config, struct snapshot **out, char *err
 		own->sources[i].file = strdup(config->zones[i].file);
 		if (!own->sources[i].origin || !own->sources[i].file)
 			goto oom;
+		if (config->zones[i].record_count) {
+			own->sources[i].bindings = snapshot_bindings(config, i, snap->policies);
+			if (!own->sources[i].bindings)
+				goto oom;
+			own->sources[i].binding_count = config->zones[i].record_count;
+		}
 	}
 
-	struct snapshot *snap = &own->snap;
-	if (zone_table_build(own->sources, own->source_count, &snap->zones, err, errlen) < 0) {
+	int rc = zone_table_build(own->sources, own->source_count, &snap->zones, err, errlen);
+	snapshot_bindings_free(own); /* the table keeps no pointer into them */
+	if (rc < 0) {
+		policy_set_free(snap->policies);
 		snapshot_sources_free(own);
 		free(own);
 		return -1;
@@ -103,6 +155,7 @@ int snapshot_build(const struct config *config, struct snapshot **out, char *err
 
 oom:
 	snprintf(err, errlen, "%s: out of memory", config->path);
+	policy_set_free(snap->policies);
 	snapshot_sources_free(own);
 	free(own);
 	return -1;
@@ -115,6 +168,7 @@ void snapshot_free(struct snapshot *snap)
 	struct snapshot_owned *own = (struct snapshot_owned *)snap;
 	if (snap->zones)
 		zone_table_free(snap->zones);
+	policy_set_free(snap->policies); /* after the zones, whose nodes point into it */
 	snapshot_sources_free(own);
 	free(own);
 }

@@ -38,9 +38,9 @@
 
 #include <string.h>
 
-#define WIRE_MAX_POINTER_HOPS 127   /* a 255-byte name has at most 127 labels */
-#define WIRE_POINTER_LIMIT 0x4000   /* offsets a compression pointer can hold */
-#define WIRE_RR_FIXED_LEN 10        /* type, class, TTL, RDLENGTH */
+#define WIRE_MAX_POINTER_HOPS 127 /* a 255-byte name has at most 127 labels */
+#define WIRE_POINTER_LIMIT 0x4000 /* offsets a compression pointer can hold */
+#define WIRE_RR_FIXED_LEN 10      /* type, class, TTL, RDLENGTH */
 #define WIRE_ECS_MAX_ADDRESS 16
 
 static inline uint8_t wire_lower(uint8_t c)
@@ -201,8 +201,13 @@ static bool wire_parse_opt(const uint8_t *pkt, size_t rr, size_t rdata, uint16_t
 		if (code == WIRE_EDNS_NSID) {
 			q->edns_nsid = true;
 		} else if (code == WIRE_EDNS_CLIENT_SUBNET) {
-			if (!wire_parse_ecs(pkt + p, optlen, q))
-				return false;
+			/* A bad ECS option (or a second one) makes the request
+			 * FORMERR (RFC 7871 7.1.1), but the OPT record itself is
+			 * sound, so the reply still carries OPT (RFC 6891 7). */
+			if (q->ecs || !wire_parse_ecs(pkt + p, optlen, q)) {
+				q->ecs = false;
+				q->ecs_malformed = true;
+			}
 		}
 		p += optlen;
 	}
@@ -210,8 +215,9 @@ static bool wire_parse_opt(const uint8_t *pkt, size_t rr, size_t rdata, uint16_t
 }
 
 /* Walks the answer, authority and additional sections. */
-static enum wire_parse_status wire_parse_records(const uint8_t *pkt, size_t len, size_t *pos, uint32_t ancount,
-						 uint32_t nscount, uint32_t arcount, struct wire_query *q)
+static enum wire_parse_status wire_parse_records(const uint8_t *pkt, size_t len, size_t *pos,
+                                                 uint32_t ancount, uint32_t nscount, uint32_t arcount,
+                                                 struct wire_query *q)
 {
 	uint8_t owner[DNAME_MAXLEN];
 	uint32_t total = ancount + nscount + arcount;
@@ -278,7 +284,12 @@ enum wire_parse_status wire_parse_query(const uint8_t *pkt, size_t len, struct w
 		return WIRE_PARSE_FORMERR;
 	if (qdcount != 1)
 		return WIRE_PARSE_FORMERR;
-	return wire_parse_records(pkt, len, &pos, ancount, nscount, arcount, q);
+	enum wire_parse_status status = wire_parse_records(pkt, len, &pos, ancount, nscount, arcount, q);
+	if (status == WIRE_PARSE_OK && q->ecs_malformed)
+		return WIRE_PARSE_FORMERR;
+	if (status != WIRE_PARSE_OK)
+		q->ecs_malformed = false; /* the OPT record may not be trustworthy */
+	return status;
 }
 
 /* ---------------------------------------------------------------- writing */
@@ -403,7 +414,7 @@ static void wire_plan_init(struct wire_plan *plan, const struct wire_writer *w)
 /* Plans one well-formed plain name at plan->at; the same registration
  * rule as wire_remember(), so writing it registers the same offsets. */
 static void wire_plan_name(const struct wire_writer *w, struct wire_plan *plan, const uint8_t *name,
-			   struct wire_plan_name *out)
+                           struct wire_plan_name *out)
 {
 	size_t name_len = dname_len(name);
 	size_t prefix = 0;
@@ -488,7 +499,7 @@ static bool wire_rdata_shape_of(uint16_t type, struct wire_rdata_shape *shape)
 /* Finds the names in rdata of the given shape; false when the rdata does not
  * have that shape (it is then copied verbatim, as for an unknown type). */
 static bool wire_rdata_names(const uint8_t *rdata, uint16_t rdlen, const struct wire_rdata_shape *shape,
-			     size_t name_at[2])
+                             size_t name_at[2])
 {
 	size_t p = shape->head;
 	for (unsigned i = 0; i < shape->name_count; i++) {
@@ -515,7 +526,7 @@ bool wire_write_question(struct wire_writer *w, const uint8_t *question, size_t 
 }
 
 bool wire_write_rr(struct wire_writer *w, enum wire_section section, const uint8_t *owner, uint16_t type,
-		   uint16_t rrclass, uint32_t ttl, const uint8_t *rdata, uint16_t rdlen)
+                   uint16_t rrclass, uint32_t ttl, const uint8_t *rdata, uint16_t rdlen)
 {
 	struct wire_plan plan;
 	struct wire_plan_name owner_plan, rdata_plan[2];
@@ -581,7 +592,8 @@ bool wire_write_opt(struct wire_writer *w, const struct wire_opt *opt)
 		return false;
 
 	uint8_t *p = w->buf + w->len;
-	uint32_t ttl = (uint32_t)opt->ext_rcode << 24 | (uint32_t)opt->version << 16 | (opt->do_bit ? 0x8000u : 0);
+	uint32_t ttl =
+	    (uint32_t)opt->ext_rcode << 24 | (uint32_t)opt->version << 16 | (opt->do_bit ? 0x8000u : 0);
 	*p++ = 0; /* root owner */
 	wire_put_u16(p, WIRE_TYPE_OPT);
 	wire_put_u16(p + 2, opt->udp_size);

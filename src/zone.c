@@ -13,7 +13,10 @@
  * apex get a node in an open-addressing hash table (so empty non-terminals
  * exist); the records are sorted by (node, type, file order) and cut into
  * RRsets, dropping exact duplicates; CNAME, SOA and apex NS rules are
- * checked; zone cuts are found and occluded data is dropped with a warning.
+ * checked; the names bound to steering policies (zone_source.bindings)
+ * get their nodes, created with their ancestors when the file has no data
+ * there, and are checked against the file's data and, once zone cuts are
+ * found, against the cuts; occluded data is dropped with a warning.
  * (3) Freeze: nodes, RRsets and rdata descriptors go into three flat arrays,
  * additional-section links and wildcard pointers are resolved, and the
  * temporary arrays are freed.
@@ -196,6 +199,7 @@ struct load_node {
 	uint32_t first_set;
 	uint16_t set_count;
 	uint16_t flags;
+	uint32_t binding; /* index of the policy binding of this name, or ZONE_NONE */
 };
 
 /* One RRset during building: a run of records in the sorted array. */
@@ -209,6 +213,7 @@ struct load_set {
 
 struct loader {
 	const char *origin_text;
+	const struct zone_source *src;
 	uint8_t origin[DNAME_MAXLEN];
 	size_t origin_len;
 	struct zone_table_internal *in;
@@ -696,7 +701,7 @@ static uint32_t node_get(struct loader *ld, const uint8_t *name, bool *created)
 	}
 	uint32_t idx = (uint32_t)ld->node_count++;
 	ld->nodes[idx] = (struct zone_node){.name = name};
-	ld->lnodes[idx] = (struct load_node){.parent = ZONE_NONE, .cut = ZONE_NONE};
+	ld->lnodes[idx] = (struct load_node){.parent = ZONE_NONE, .cut = ZONE_NONE, .binding = ZONE_NONE};
 	in->slots[i] = (struct zone_slot){.hash = h, .index = idx + 1};
 	*created = true;
 	/* Keep the load factor at or below 3/4: slots are 8 bytes and carry
@@ -1033,8 +1038,7 @@ static int freeze(struct loader *ld, struct zone *zone)
 		const struct load_node *ln = &ld->lnodes[i];
 		node->rrsets = &in->rrsets[si];
 		node->rrset_count = 0;
-		node->wildcard = NULL;
-		node->policy = NULL;
+		node->wildcard = NULL; /* node->policy was set by bind_policies, or is NULL */
 		for (uint32_t k = 0; k < ln->set_count; k++) {
 			const struct load_set *s = &ld->sets[ln->first_set + k];
 			if (s->dropped)
@@ -1087,6 +1091,121 @@ static int freeze(struct loader *ld, struct zone *zone)
 	return 0;
 }
 
+/* ------------------------------------------------------ policy bindings */
+
+/* True when text ends in a dot that is not escaped ("a\." is relative). */
+static bool text_is_absolute(const char *text)
+{
+	size_t len = strlen(text);
+	if (len == 0 || text[len - 1] != '.')
+		return false;
+	size_t slashes = 0;
+	while (slashes + 1 < len && text[len - 2 - slashes] == '\\')
+		slashes++;
+	return slashes % 2 == 0;
+}
+
+/*
+ * A binding's name in wire form: "@" is the origin, a name with a trailing
+ * dot is absolute, anything else is relative to the origin (as in a
+ * master file).  -1 with a message when the name is bad or too long.
+ */
+static int binding_name(const char *text, const uint8_t *origin, uint8_t out[DNAME_MAXLEN])
+{
+	size_t origin_len = dname_len(origin);
+	if (strcmp(text, "@") == 0) {
+		memcpy(out, origin, origin_len);
+		return (int)origin_len;
+	}
+	int n = dname_from_text(text, out);
+	if (n < 0)
+		return -1;
+	if (!text_is_absolute(text)) {
+		/* relative: drop our root byte and append the origin */
+		if ((size_t)n - 1 + origin_len > DNAME_MAXLEN)
+			return -1;
+		memcpy(out + n - 1, origin, origin_len);
+		n = (int)((size_t)n - 1 + origin_len);
+	}
+	dname_lower(out);
+	return n;
+}
+
+static const char *binding_file(const struct zone_policy_binding *b)
+{
+	return b->config_file ? b->config_file : "(config)";
+}
+
+/* Gives every bound name a node (and its ancestors), checking the rules
+ * that need no zone cuts: in the zone, bound once, no static address or
+ * CNAME data.  Runs after grouping, before the cuts are marked, so created
+ * nodes get their cut flags like any other. */
+static int bind_policies(struct loader *ld)
+{
+	const struct zone_source *src = ld->src;
+	char text[DNAME_TEXT_MAXLEN], zone_text[DNAME_TEXT_MAXLEN], tname[16];
+	name_text(ld->origin, zone_text);
+	for (size_t b = 0; b < src->binding_count; b++) {
+		const struct zone_policy_binding *bind = &src->bindings[b];
+		const char *cfg = binding_file(bind);
+		uint8_t name[DNAME_MAXLEN];
+		int n = binding_name(bind->name, ld->origin, name);
+		if (n < 0)
+			return fail(ld, "%s:%d: bad name '%s' for a policy in zone %s", cfg,
+			            bind->config_line, bind->name, zone_text);
+		name_text(name, text);
+		if (!dname_is_at_or_below(name, ld->origin))
+			return fail(ld, "%s:%d: %s has a policy but is not in zone %s", cfg,
+			            bind->config_line, text, zone_text);
+		const uint8_t *stored = arena_copy(&ld->in->arena, name, (size_t)n);
+		uint32_t idx = stored ? node_for_owner(ld, stored) : ZONE_NONE;
+		if (idx == ZONE_NONE)
+			return fail(ld, "%s: out of memory", ld->files[0]);
+		struct load_node *ln = &ld->lnodes[idx];
+		if (ln->binding != ZONE_NONE)
+			return fail(ld, "%s:%d: %s has a policy twice (first at %s:%d)", cfg,
+			            bind->config_line, text, binding_file(&src->bindings[ln->binding]),
+			            src->bindings[ln->binding].config_line);
+		for (uint32_t k = 0; k < ln->set_count; k++) {
+			const struct load_set *s = &ld->sets[ln->first_set + k];
+			if (s->type != T_A && s->type != T_AAAA && s->type != T_CNAME)
+				continue;
+			const struct load_rr *r = &ld->rrs[s->first];
+			type_text(s->type, tname);
+			return fail(ld, "%s:%d: %s has a policy and static %s data (%s:%u)", cfg,
+			            bind->config_line, text, tname, ld->files[r->file], r->line);
+		}
+		ln->binding = (uint32_t)b;
+		ld->nodes[idx].policy = bind->record;
+	}
+	return 0;
+}
+
+/* A delegated name, or one under a delegation, is answered by another
+ * server: a policy there would never be used. */
+static int check_binding_cuts(struct loader *ld)
+{
+	char text[DNAME_TEXT_MAXLEN], cut[DNAME_TEXT_MAXLEN];
+	for (size_t i = 0; i < ld->node_count; i++) {
+		const struct load_node *ln = &ld->lnodes[i];
+		if (ln->binding == ZONE_NONE)
+			continue;
+		const struct zone_policy_binding *bind = &ld->src->bindings[ln->binding];
+		uint16_t flags = ld->nodes[i].flags;
+		name_text(ld->nodes[i].name, text);
+		if (flags & ZONE_NODE_DELEGATION)
+			return fail(ld,
+			            "%s:%d: %s has a policy but is a zone cut (NS records there delegate it)",
+			            binding_file(bind), bind->config_line, text);
+		if (flags & ZONE_NODE_BELOW_CUT) {
+			name_text(ld->nodes[ln->cut].name, cut);
+			return fail(ld, "%s:%d: %s has a policy but is below the zone cut at %s",
+			            binding_file(bind), bind->config_line, text, cut);
+		}
+	}
+	return 0;
+}
+
 static int build_zone(struct loader *ld, struct zone *zone)
 {
 	char origin_text[DNAME_TEXT_MAXLEN];
@@ -1132,8 +1251,12 @@ static int build_zone(struct loader *ld, struct zone *zone)
 	}
 	if (ns == NULL)
 		return fail(ld, "%s: no NS at the apex %s", ld->files[0], origin_text);
+	if (bind_policies(ld) < 0)
+		return -1;
 
 	mark_cuts(ld);
+	if (check_binding_cuts(ld) < 0)
+		return -1;
 	mark_ns_targets(ld);
 	drop_occluded(ld);
 	return freeze(ld, zone);
@@ -1160,8 +1283,12 @@ static void internal_free(struct zone_table_internal *in)
 static int load_zone(const struct zone_source *src, const uint8_t *origin, size_t origin_len,
                      struct zone *zone, struct zone_table_internal *in, char *err, size_t errlen)
 {
-	struct loader ld = {
-	    .origin_text = src->origin, .origin_len = origin_len, .in = in, .err = err, .errlen = errlen};
+	struct loader ld = {.origin_text = src->origin,
+	                    .src = src,
+	                    .origin_len = origin_len,
+	                    .in = in,
+	                    .err = err,
+	                    .errlen = errlen};
 	memcpy(ld.origin, origin, origin_len);
 	in->origin_labels = dname_label_count(origin);
 	int rc = load_file(&ld, src->file, origin, 0, 0, NULL, 0);
@@ -1172,6 +1299,32 @@ static int load_zone(const struct zone_source *src, const uint8_t *origin, size_
 }
 
 /* --------------------------------------------------------------- table */
+
+/* A name bound in one zone but inside a more specific zone of the table
+ * would never be answered from the policy: queries go to the other zone. */
+static int check_binding_zones(const struct zone_table *t, const struct zone_source *sources, char *err,
+                               size_t errlen)
+{
+	for (size_t z = 0; z < t->count; z++) {
+		for (size_t b = 0; b < sources[z].binding_count; b++) {
+			const struct zone_policy_binding *bind = &sources[z].bindings[b];
+			uint8_t name[DNAME_MAXLEN];
+			if (binding_name(bind->name, t->zones[z].origin, name) < 0)
+				continue; /* load_zone already refused it */
+			const struct zone *owner = zone_table_find(t, name);
+			if (owner == &t->zones[z])
+				continue;
+			char text[DNAME_TEXT_MAXLEN], here[DNAME_TEXT_MAXLEN], there[DNAME_TEXT_MAXLEN];
+			name_text(name, text);
+			name_text(t->zones[z].origin, here);
+			name_text(owner->origin, there);
+			snprintf(err, errlen, "%s:%d: %s has a policy in zone %s but is served by zone %s",
+			         binding_file(bind), bind->config_line, text, here, there);
+			return -1;
+		}
+	}
+	return 0;
+}
 
 int zone_table_build(const struct zone_source *sources, size_t count, struct zone_table **out, char *err,
                      size_t errlen)
@@ -1226,6 +1379,10 @@ int zone_table_build(const struct zone_source *sources, size_t count, struct zon
 			return -1;
 		}
 		t->slots[i] = (struct zone_slot){.hash = h, .index = (uint32_t)z + 1};
+	}
+	if (check_binding_zones(t, sources, err, errlen) < 0) {
+		zone_table_free(t);
+		return -1;
 	}
 	*out = t;
 	return 0;

@@ -59,6 +59,10 @@ static void expect_error(const char *text, int line, const char *message)
 	assert_null(cfg.path);
 	assert_null(cfg.listen);
 	assert_null(cfg.zones);
+	assert_null(cfg.datacenters);
+	assert_null(cfg.policies);
+	assert_null(cfg.fences);
+	assert_null(cfg.geoip.database);
 }
 
 static void load_ok(const char *text, struct config *cfg)
@@ -246,8 +250,8 @@ static void test_unknown_keys(void **state)
 	snprintf(want, sizeof(want), "%s:3: unknown key 'listne' in server", fixture("listne.yaml"));
 	assert_string_equal(err, want);
 
-	expect_error("server:\n  workers: 2\n\ngeoip:\n  database: x.mmdb\n", 4,
-	             "unknown key 'geoip' at top level");
+	expect_error("server:\n  workers: 2\n\ngeoips:\n  database: x.mmdb\n", 4,
+	             "unknown key 'geoips' at top level");
 	expect_error("zones:\n  - origin: a.example\n    fil: a.zone\n", 3, "unknown key 'fil' in zones");
 	expect_error("[1, 2]\n", 1, "the file must be a mapping (server:, zones:), got a list");
 	expect_error("server:\n  ? [a]\n  : 1\n", 2, "keys must be plain names, got a list in server");
@@ -377,6 +381,498 @@ static void test_error_buffer_small(void **state)
 	assert_non_null(memchr(err, '\0', sizeof(err)));
 }
 
+/* ---- steering: geoip, datacenters, policies, residency, records ---- */
+
+static void assert_target(const struct config_policy_target *t, const char *key, const char *target,
+                          unsigned weight, int line)
+{
+	if (key)
+		assert_string_equal(t->key, key);
+	else
+		assert_null(t->key);
+	assert_string_equal(t->target, target);
+	assert_int_equal(t->weight, weight);
+	assert_int_equal(t->line, line);
+}
+
+static void test_steering_file(void **state)
+{
+	(void)state;
+	struct config cfg;
+	char err[512], want[1024];
+	if (config_load(fixture("steering.yaml"), &cfg, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+
+	snprintf(want, sizeof(want), "%s/geo/GeoLite2-City.mmdb", fixture_dir);
+	assert_string_equal(cfg.geoip.database, want);
+	assert_string_equal(cfg.geoip.asn_database, "/var/lib/GeoIP/GeoLite2-ASN.mmdb");
+	assert_false(cfg.geoip.client_subnet);
+	assert_int_equal(cfg.geoip.line, 4);
+
+	/* Datacenters in the order written, addresses canonical. */
+	assert_int_equal(cfg.datacenter_count, 6);
+	static const char *const dc_names[] = {"us-east", "us-west",      "eu-central",
+	                                       "eu-west", "ap-southeast", "cdn-eu"};
+	for (size_t i = 0; i < 6; i++) {
+		assert_string_equal(cfg.datacenters[i].name, dc_names[i]);
+		assert_int_equal(cfg.datacenters[i].line, 9 + (int)i);
+	}
+	const struct config_datacenter *e = &cfg.datacenters[0];
+	assert_true(e->has_location);
+	assert_true(e->latitude == 38.9 && e->longitude == -77.0);
+	assert_string_equal(e->jurisdiction, "US");
+	assert_int_equal(e->a_count, 2);
+	assert_string_equal(e->a[0], "192.0.2.10");
+	assert_string_equal(e->a[1], "192.0.2.11");
+	assert_int_equal(e->aaaa_count, 1);
+	assert_string_equal(e->aaaa[0], "2001:db8:1::10");
+	assert_null(e->cname);
+	const struct config_datacenter *cdn = &cfg.datacenters[5];
+	assert_false(cdn->has_location);
+	assert_null(cdn->jurisdiction);
+	assert_int_equal(cdn->a_count, 0);
+	assert_null(cdn->a);
+	assert_string_equal(cdn->cname, "eu.cdn-provider.example.");
+
+	/* Policies in the order written, targets with their lines. */
+	assert_int_equal(cfg.policy_count, 7);
+	const struct config_policy *p = &cfg.policies[0];
+	assert_string_equal(p->name, "storefront");
+	assert_int_equal(p->line, 17);
+	assert_int_equal(p->kind, CONFIG_POLICY_GEO);
+	assert_int_equal(p->target_count, 8);
+	assert_target(&p->targets[0], "continent:EU", "eu-only", 0, 19);
+	assert_target(&p->targets[1], "country:US", "us", 0, 20); /* codes upper-cased */
+	assert_target(&p->targets[2], "country:CA", "us", 0, 21);
+	assert_target(&p->targets[3], "subdivision:US-CA", "us-west", 0, 22);
+	assert_target(&p->targets[4], "net:203.0.113.0/24", "ap-southeast", 0, 23);
+	assert_target(&p->targets[5], "net:2001:db8::/32", "ap-southeast", 0, 24);
+	assert_target(&p->targets[6], "asn:64500", "us-east", 0, 25);
+	assert_target(&p->targets[7], "default", "nearest", 0, 26);
+	assert_false(p->sticky);
+	assert_int_equal(p->max, 0);
+	assert_null(p->latency_table);
+
+	p = &cfg.policies[1];
+	assert_string_equal(p->name, "eu-only");
+	assert_int_equal(p->kind, CONFIG_POLICY_FAILOVER);
+	assert_int_equal(p->target_count, 2);
+	assert_target(&p->targets[0], NULL, "eu-central", 0, 27);
+	assert_target(&p->targets[1], NULL, "eu-west", 0, 27);
+
+	p = &cfg.policies[3];
+	assert_string_equal(p->name, "nearest");
+	assert_int_equal(p->kind, CONFIG_POLICY_LATENCY);
+	assert_int_equal(p->target_count, 3);
+	snprintf(want, sizeof(want), "%s/latency.txt", fixture_dir);
+	assert_string_equal(p->latency_table, want);
+
+	p = &cfg.policies[4];
+	assert_string_equal(p->name, "rollout");
+	assert_int_equal(p->kind, CONFIG_POLICY_WEIGHTED);
+	assert_true(p->sticky);
+	assert_int_equal(p->target_count, 3);
+	assert_target(&p->targets[0], NULL, "us-east", 80, 30);
+	assert_target(&p->targets[1], NULL, "us-west", 20, 30);
+	assert_target(&p->targets[2], NULL, "eu-west", 0, 30);
+
+	p = &cfg.policies[5];
+	assert_string_equal(p->name, "api-all");
+	assert_int_equal(p->kind, CONFIG_POLICY_ALL);
+	assert_int_equal(p->max, 8);
+	assert_int_equal(p->target_count, 2);
+	assert_string_equal(cfg.policies[6].name, "cdn");
+
+	/* Residency fences, selectors canonical. */
+	assert_int_equal(cfg.fence_count, 1);
+	const struct config_fence *f = &cfg.fences[0];
+	assert_string_equal(f->name, "EU");
+	assert_int_equal(f->line, 35);
+	assert_int_equal(f->client_count, 2);
+	assert_string_equal(f->clients[0], "continent:EU");
+	assert_string_equal(f->clients[1], "net:192.0.2.0/24");
+	assert_int_equal(f->allowed_count, 2);
+	assert_string_equal(f->allowed[0], "jurisdiction:EU");
+	assert_string_equal(f->allowed[1], "datacenter:cdn-eu");
+
+	/* Records, with ttl and down_ttl defaults. */
+	assert_int_equal(cfg.zone_count, 2);
+	const struct config_zone *z = &cfg.zones[0];
+	assert_int_equal(z->record_count, 5);
+	static const struct {
+		const char *name, *policy;
+		uint32_t ttl, down_ttl;
+		int line;
+	} recs[] = {
+	    {"@", "storefront", 30, 10, 43},
+	    {"www", "storefront", 300, 60, 44},
+	    {"api", "api-all", 5, 5, 45},
+	    {"static", "cdn", 30, 10, 46},
+	    {"www.eu.shop.example.", "eu-only", 0, 0, 47},
+	};
+	for (size_t i = 0; i < 5; i++) {
+		assert_string_equal(z->records[i].name, recs[i].name);
+		assert_string_equal(z->records[i].policy, recs[i].policy);
+		assert_int_equal(z->records[i].ttl, recs[i].ttl);
+		assert_int_equal(z->records[i].down_ttl, recs[i].down_ttl);
+		assert_int_equal(z->records[i].line, recs[i].line);
+	}
+	assert_int_equal(cfg.zones[1].record_count, 0);
+	assert_null(cfg.zones[1].records);
+	config_free(&cfg);
+	assert_null(cfg.datacenters);
+	assert_null(cfg.policies);
+	assert_null(cfg.fences);
+	assert_null(cfg.geoip.database);
+}
+
+static void test_steering_defaults(void **state)
+{
+	(void)state;
+	struct config cfg;
+	load_ok("server:\n  workers: 1\n", &cfg);
+	assert_null(cfg.geoip.database);
+	assert_null(cfg.geoip.asn_database);
+	assert_true(cfg.geoip.client_subnet); /* on unless turned off */
+	assert_int_equal(cfg.geoip.line, 0);
+	assert_int_equal(cfg.datacenter_count, 0);
+	assert_int_equal(cfg.policy_count, 0);
+	assert_int_equal(cfg.fence_count, 0);
+	config_free(&cfg);
+
+	load_ok(
+	    "geoip:\n  database: /x.mmdb\n  client_subnet: yes\n"
+	    "datacenters:\n  empty:\n  d: {}\n"
+	    "policies:\n  w: {weighted: {d: 1}}\n"
+	    "zones:\n  - origin: a.example\n    file: a.zone\n    records:\n      x: {policy: w, ttl: 3}\n"
+	    "      y: {policy: w, down_ttl: 100}\n      z: {policy: w, ttl: 2147483647, down_ttl: 0}\n",
+	    &cfg);
+	assert_string_equal(cfg.geoip.database, "/x.mmdb");
+	assert_true(cfg.geoip.client_subnet);
+	assert_int_equal(cfg.geoip.line, 2);
+	assert_int_equal(cfg.datacenter_count, 2);
+	assert_string_equal(cfg.datacenters[0].name, "empty");
+	assert_false(cfg.datacenters[0].has_location);
+	assert_int_equal(cfg.datacenters[0].a_count, 0);
+	assert_false(cfg.policies[0].sticky);
+	assert_int_equal(cfg.policies[0].targets[0].weight, 1);
+	const struct config_record *r = cfg.zones[0].records;
+	assert_int_equal(r[0].ttl, 3);
+	assert_int_equal(r[0].down_ttl, 3); /* min(ttl, 10) */
+	assert_int_equal(r[1].ttl, 30);
+	assert_int_equal(r[1].down_ttl, 100); /* given: kept, even above ttl */
+	assert_int_equal(r[2].ttl, 2147483647);
+	assert_int_equal(r[2].down_ttl, 0);
+	config_free(&cfg);
+
+	load_ok("geoip:\n  client_subnet: off\n", &cfg);
+	assert_false(cfg.geoip.client_subnet);
+	config_free(&cfg);
+}
+
+static void test_geo_key_forms(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *written, *stored;
+	} cases[] = {
+	    {"continent:na", "continent:NA"},
+	    {"Country:gb", "country:GB"},
+	    {"subdivision:gb-eng", "subdivision:GB-ENG"},
+	    {"subdivision:FR-7", "subdivision:FR-7"},
+	    {"net:10.0.0.0/8", "net:10.0.0.0/8"},
+	    {"net:0.0.0.0/0", "net:0.0.0.0/0"},
+	    {"net:192.0.2.1/32", "net:192.0.2.1/32"},
+	    {"net:2001:DB8:0:0::/48", "net:2001:db8::/48"},
+	    {"net:::/0", "net:::/0"},
+	    {"asn:4294967295", "asn:4294967295"},
+	    {"asn:0064500", "asn:64500"},
+	    {"asn:AS64500", "asn:64500"},
+	    {"net:192.0.2.7", "net:192.0.2.7/32"},
+	    {"net:2001:db8::7", "net:2001:db8::7/128"},
+	    {"DEFAULT", "default"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char text[256];
+		snprintf(text, sizeof(text), "policies:\n  p:\n    geo:\n      \"%s\": x\n",
+		         cases[i].written);
+		struct config cfg;
+		load_ok(text, &cfg);
+		assert_int_equal(cfg.policies[0].target_count, 1);
+		assert_string_equal(cfg.policies[0].targets[0].key, cases[i].stored);
+		assert_int_equal(cfg.policies[0].targets[0].line, 4);
+		config_free(&cfg);
+	}
+}
+
+static void test_geo_key_errors(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *key, *why;
+	} cases[] = {
+	    {"continent:E", "want a two-letter continent code (AF, AN, AS, EU, NA, OC, SA)"},
+	    {"continent:XX", "unknown continent code (want AF, AN, AS, EU, NA, OC or SA)"},
+	    {"country:USA", "want a two-letter ISO 3166-1 country code"},
+	    {"country:U1", "want a two-letter ISO 3166-1 country code"},
+	    {"country:", "want a two-letter ISO 3166-1 country code"},
+	    {"subdivision:US", "want an ISO 3166-2 code: country, '-', 1 to 3 letters or digits (US-CA)"},
+	    {"subdivision:US-ABCD",
+	     "want an ISO 3166-2 code: country, '-', 1 to 3 letters or digits (US-CA)"},
+	    {"subdivision:U1-CA", "want an ISO 3166-2 code: country, '-', 1 to 3 letters or digits (US-CA)"},
+	    {"subdivision:US_CA", "want an ISO 3166-2 code: country, '-', 1 to 3 letters or digits (US-CA)"},
+	    {"net:10.0.0.1/8", "bits are set past /8 (the network is 10.0.0.0/8)"},
+	    {"net:2001:db8::1/64", "bits are set past /64 (the network is 2001:db8::/64)"},
+	    {"net:10.0.0.0/33", "prefix length is more than 32"},
+	    {"net:::/129", "prefix length is more than 128"},
+	    {"net:10.0.0/8", "want net:ADDRESS/LENGTH"},
+	    {"net:10.0.0.0/-1", "want net:ADDRESS/LENGTH"},
+	    {"net:/8", "want net:ADDRESS/LENGTH"},
+	    {"asn:0", "want an AS number 1..4294967295"},
+	    {"asn:4294967296", "want an AS number 1..4294967295"},
+	    {"asn:AS", "want an AS number 1..4294967295"},
+	    {"asn:64500x", "want an AS number 1..4294967295"},
+	    {"net:", "want net:ADDRESS/LENGTH"},
+	    {"city:Paris", "want continent:XX, country:XX, subdivision:XX-YYY, net:CIDR, asn:N or default"},
+	    {"US", "want continent:XX, country:XX, subdivision:XX-YYY, net:CIDR, asn:N or default"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char text[256], msg[512];
+		snprintf(text, sizeof(text), "policies:\n  p:\n    geo:\n      default: x\n      \"%s\": y\n",
+		         cases[i].key);
+		snprintf(msg, sizeof(msg), "bad geo key '%s' in policy p: %s", cases[i].key, cases[i].why);
+		expect_error(text, 5, msg);
+	}
+	/* Keys compare in canonical form. */
+	expect_error("policies:\n  p:\n    geo:\n      \"country:US\": x\n      \"country:us\": y\n", 5,
+	             "duplicate key 'country:US' in policy p");
+	expect_error("policies:\n  p:\n    geo:\n      \"net:10.0.0.0/8\": x\n      \"net:010.0.0.0/8\": y\n",
+	             5, "bad geo key 'net:010.0.0.0/8' in policy p: want net:ADDRESS/LENGTH");
+	expect_error("policies:\n  p:\n    geo:\n      default: [x]\n", 4,
+	             "geo in policy p: want a datacenter or policy name, got a list");
+	expect_error("policies:\n  p:\n    geo:\n      ? [a]\n      : x\n", 4,
+	             "geo in policy p: keys must be plain strings, got a list");
+	expect_error("policies:\n  p:\n    geo: [a, b]\n", 3, "geo in policy p: want a mapping, got a list");
+}
+
+static void test_policy_kind_errors(void **state)
+{
+	(void)state;
+	expect_error("policies:\n  p: {}\n", 2,
+	             "policy 'p' needs exactly one of geo, failover, latency, weighted, all");
+	expect_error("policies:\n  p:\n", 2,
+	             "policy 'p' needs exactly one of geo, failover, latency, weighted, all");
+	expect_error("policies:\n  p:\n    sticky: true\n", 2,
+	             "policy 'p' needs exactly one of geo, failover, latency, weighted, all");
+	expect_error("policies:\n  p:\n    failover: [a]\n    all: [b]\n", 4,
+	             "policy 'p' needs exactly one of geo, failover, latency, weighted, all");
+	expect_error("policies:\n  p:\n    failover: [a]\n    all: [b]\n    geo: {default: c}\n", 4,
+	             "policy 'p' needs exactly one of geo, failover, latency, weighted, all");
+	expect_error("policies:\n  p: 3\n", 2, "policy p: want a mapping, got a scalar");
+	expect_error("policies:\n  p:\n    roundrobin: [a]\n", 3, "unknown key 'roundrobin' in policy p");
+	expect_error("policies: [a]\n", 1, "policies: want a mapping of names, got a list");
+	expect_error("policies:\n  ? [a]\n  : {all: [x]}\n", 2,
+	             "policies: names must be plain strings, got a list");
+	expect_error("policies:\n  p: {all: [x]}\n  q: {all: [x]}\n  p: {all: [y]}\n", 4,
+	             "duplicate key 'p' in policies");
+	expect_error("policies:\n  \"\": {all: [x]}\n", 2, "policies: a name is 1..255 characters");
+
+	/* Options belong to one kind. */
+	expect_error("policies:\n  p:\n    failover: [a, b]\n    sticky: true\n", 4,
+	             "sticky in policy p: only valid with weighted");
+	expect_error("policies:\n  p:\n    weighted: {a: 1}\n    max: 2\n", 4,
+	             "max in policy p: only valid with all");
+	expect_error("policies:\n  p:\n    geo: {default: a}\n    latency_table: t.txt\n", 4,
+	             "latency_table in policy p: only valid with latency");
+	expect_error("policies:\n  p:\n    all: [a]\n    sticky: false\n", 4,
+	             "sticky in policy p: only valid with weighted");
+
+	/* Empty target lists. */
+	expect_error("policies:\n  p:\n    failover: []\n", 3, "failover in policy p: no targets");
+	expect_error("policies:\n  p:\n    latency:\n", 3, "latency in policy p: no targets");
+	expect_error("policies:\n  p:\n    geo: {}\n", 3, "geo in policy p: no targets");
+	expect_error("policies:\n  p:\n    weighted: {}\n", 3, "weighted in policy p: no targets");
+	expect_error("policies:\n  p:\n    all: ~\n", 3, "all in policy p: no targets");
+
+	/* Target lists and weights. */
+	expect_error("policies:\n  p:\n    failover: [a, b, a]\n", 3, "duplicate target 'a' in policy p");
+	expect_error("policies:\n  p:\n    all: [a, [b]]\n", 3,
+	             "all in policy p: want a datacenter or policy name, got a list");
+	expect_error("policies:\n  p:\n    latency: a\n", 3,
+	             "latency in policy p: want a list of names, got a scalar");
+	expect_error("policies:\n  p:\n    failover: [\"\"]\n", 3,
+	             "failover in policy p: a name is 1..255 characters");
+	expect_error("policies:\n  p:\n    weighted: [a, b]\n", 3,
+	             "weighted in policy p: want a mapping, got a list");
+	expect_error("policies:\n  p:\n    weighted: {a: 1000001}\n", 3,
+	             "weight of 'a' in policy p: want an integer 0..1000000, got '1000001'");
+	expect_error("policies:\n  p:\n    weighted: {a: -1}\n", 3,
+	             "weight of 'a' in policy p: want an integer 0..1000000, got '-1'");
+	expect_error("policies:\n  p:\n    weighted: {a: 0.5}\n", 3,
+	             "weight of 'a' in policy p: want an integer 0..1000000, got '0.5'");
+	expect_error("policies:\n  p:\n    weighted:\n      a: [1]\n", 4,
+	             "weight of 'a' in policy p: want an integer 0..1000000, got a list");
+	expect_error("policies:\n  p:\n    weighted:\n      a: 1\n      a: 2\n", 5,
+	             "duplicate key 'a' in policy p");
+	expect_error("policies:\n  p:\n    weighted: {a: 1}\n    sticky: maybe\n", 4,
+	             "sticky in policy p: want true or false, got 'maybe'");
+	expect_error("policies:\n  p:\n    all: [a]\n    max: 0\n", 4,
+	             "max in policy p: 0 is out of range 1..1000");
+	expect_error("policies:\n  p:\n    all: [a]\n    max: 1001\n", 4,
+	             "max in policy p: 1001 is out of range 1..1000");
+
+	struct config cfg;
+	load_ok("policies:\n  p:\n    weighted: {a: 1000000, b: 0}\n    sticky: false\n", &cfg);
+	assert_int_equal(cfg.policies[0].targets[0].weight, 1000000);
+	assert_int_equal(cfg.policies[0].targets[1].weight, 0);
+	config_free(&cfg);
+	load_ok("policies:\n  p:\n    all: [a]\n    max: 1000\n", &cfg);
+	assert_int_equal(cfg.policies[0].max, 1000);
+	config_free(&cfg);
+}
+
+static void test_datacenter_errors(void **state)
+{
+	(void)state;
+	expect_error("datacenters:\n  us-east:\n    a: [192.0.2.1, 192.0.2.300]\n", 3,
+	             "bad IPv4 address '192.0.2.300' in datacenter us-east");
+	expect_error("datacenters:\n  us-east:\n    a: [\"2001:db8::1\"]\n", 3,
+	             "bad IPv4 address '2001:db8::1' in datacenter us-east");
+	expect_error("datacenters:\n  us-east:\n    aaaa: [192.0.2.1]\n", 3,
+	             "bad IPv6 address '192.0.2.1' in datacenter us-east");
+	expect_error("datacenters:\n  d:\n    a: [192.0.2.1, 192.0.2.1]\n", 3,
+	             "duplicate IPv4 address '192.0.2.1' in datacenter d");
+	expect_error("datacenters:\n  d:\n    aaaa: [\"2001:db8::1\", \"2001:DB8:0::1\"]\n", 3,
+	             "duplicate IPv6 address '2001:DB8:0::1' in datacenter d");
+	expect_error("datacenters:\n  d:\n    a: []\n", 3, "a in datacenter d: the list is empty");
+	expect_error("datacenters:\n  d:\n    a: 192.0.2.1\n", 3,
+	             "a in datacenter d: want a list, got a scalar");
+	expect_error("datacenters:\n  d:\n    a: [[192.0.2.1]]\n", 3,
+	             "a in datacenter d: want a single value in the list, got a list");
+	expect_error("datacenters:\n  d:\n    location: [1]\n", 3,
+	             "location in datacenter d: want [LATITUDE, LONGITUDE]");
+	expect_error("datacenters:\n  d:\n    location: [1, 2, 3]\n", 3,
+	             "location in datacenter d: want [LATITUDE, LONGITUDE]");
+	expect_error("datacenters:\n  d:\n    location: 1\n", 3,
+	             "location in datacenter d: want [LATITUDE, LONGITUDE]");
+	expect_error("datacenters:\n  d:\n    location: [north, 2]\n", 3,
+	             "location in datacenter d: want [LATITUDE, LONGITUDE] in degrees, got 'north'");
+	expect_error("datacenters:\n  d:\n    location: [1, nan]\n", 3,
+	             "location in datacenter d: want [LATITUDE, LONGITUDE] in degrees, got 'nan'");
+	expect_error("datacenters:\n  d:\n    location: [1, [2]]\n", 3,
+	             "location in datacenter d: want [LATITUDE, LONGITUDE] in degrees, got a list");
+	expect_error("datacenters:\n  d:\n    location: [90.5, 0]\n", 3,
+	             "location in datacenter d: latitude 90.5 is out of range -90..90");
+	expect_error("datacenters:\n  d:\n    location: [-91, 0]\n", 3,
+	             "location in datacenter d: latitude -91 is out of range -90..90");
+	expect_error("datacenters:\n  d:\n    location: [0, 180.1]\n", 3,
+	             "location in datacenter d: longitude 180.1 is out of range -180..180");
+	expect_error("datacenters:\n  d:\n    location: [0, -181]\n", 3,
+	             "location in datacenter d: longitude -181 is out of range -180..180");
+	expect_error("datacenters:\n  d:\n    cname: a..b\n", 3,
+	             "cname in datacenter d: bad domain name 'a..b'");
+	expect_error("datacenters:\n  d:\n    cname: x.example\n    a: [192.0.2.1]\n", 3,
+	             "cname in datacenter d: a datacenter with a cname cannot have a or aaaa addresses");
+	expect_error("datacenters:\n  d:\n    check: {http: /}\n", 3, "unknown key 'check' in datacenter d");
+	expect_error("datacenters:\n  d:\n    jurisdiction: \"\"\n", 3,
+	             "jurisdiction in datacenter d: length 0 is out of range 1..64");
+	expect_error("datacenters:\n  d: {}\n  e: {}\n  d: {}\n", 4, "duplicate key 'd' in datacenters");
+	expect_error("datacenters:\n  d: [a]\n", 2, "datacenter d: want a mapping, got a list");
+	expect_error("datacenters: [a]\n", 1, "datacenters: want a mapping of names, got a list");
+	expect_error("datacenters:\n  d: {}\npolicies:\n  x: {all: [d]}\n  d: {all: [x]}\n", 5,
+	             "policy 'd' has the same name as the datacenter on line 2");
+
+	struct config cfg;
+	load_ok("datacenters:\n  edge:\n    location: [-90, 180]\n  \"1\":\n    location: [90, -180.0]\n"
+	        "    aaaa: [\"::ffff:192.0.2.1\"]\n",
+	        &cfg);
+	assert_true(cfg.datacenters[0].latitude == -90 && cfg.datacenters[0].longitude == 180);
+	assert_string_equal(cfg.datacenters[1].name, "1"); /* a number is a string key */
+	assert_string_equal(cfg.datacenters[1].aaaa[0], "::ffff:192.0.2.1");
+	config_free(&cfg);
+}
+
+static void test_residency_errors(void **state)
+{
+	(void)state;
+	expect_error("residency:\n  EU:\n    allowed: [\"jurisdiction:EU\"]\n", 2,
+	             "residency 'EU' has no 'clients'");
+	expect_error("residency:\n  EU:\n    clients: [\"continent:EU\"]\n", 2,
+	             "residency 'EU' has no 'allowed'");
+	expect_error("residency:\n  EU:\n    clients: [\"continent:EU\"]\n    allowed:\n", 2,
+	             "residency 'EU' has no 'allowed'");
+	expect_error("residency:\n  EU:\n    clients: []\n    allowed: [\"jurisdiction:EU\"]\n", 3,
+	             "clients in residency EU: the list is empty");
+	expect_error("residency:\n  EU:\n    clients: [\"continent:EU\"]\n    allowed: []\n", 4,
+	             "allowed in residency EU: the list is empty");
+	expect_error("residency:\n  EU:\n    clients: [default]\n    allowed: [\"jurisdiction:EU\"]\n", 3,
+	             "bad client selector 'default' in residency EU: want continent:XX, country:XX, "
+	             "subdivision:XX-YYY, net:CIDR or asn:N");
+	expect_error(
+	    "residency:\n  EU:\n    clients: [\"net:10.0.0.1/8\"]\n    allowed: [\"jurisdiction:EU\"]\n", 3,
+	    "bad client selector 'net:10.0.0.1/8' in residency EU: bits are set past /8 (the network is "
+	    "10.0.0.0/8)");
+	expect_error("residency:\n  EU:\n    clients: [\"country:DE\"]\n    allowed: [EU]\n", 4,
+	             "bad allowed selector 'EU' in residency EU: want jurisdiction:X or datacenter:NAME");
+	expect_error(
+	    "residency:\n  EU:\n    clients: [\"country:DE\"]\n    allowed: [\"jurisdiction:\"]\n", 4,
+	    "bad allowed selector 'jurisdiction:' in residency EU: want jurisdiction:X or datacenter:NAME");
+	expect_error(
+	    "residency:\n  EU:\n    clients: [\"country:DE\"]\n    allowed: [\"country:DE\"]\n", 4,
+	    "bad allowed selector 'country:DE' in residency EU: want jurisdiction:X or datacenter:NAME");
+	expect_error("residency:\n  EU:\n    clients: [\"country:DE\", \"country:de\"]\n    allowed: "
+	             "[\"jurisdiction:EU\"]\n",
+	             3, "duplicate client selector 'country:de' in residency EU");
+	expect_error("residency:\n  EU:\n    clients: [\"country:DE\"]\n    allowed: [\"jurisdiction:EU\"]\n "
+	             "   deny: []\n",
+	             5, "unknown key 'deny' in residency EU");
+}
+
+static void test_record_errors(void **state)
+{
+	(void)state;
+	const char *head = "zones:\n  - origin: a.example\n    file: a.zone\n    records:\n";
+	char text[512];
+#define RECORD_ERROR(body, line, msg)                                                                        \
+	do {                                                                                                 \
+		snprintf(text, sizeof(text), "%s%s", head, body);                                            \
+		expect_error(text, line, msg);                                                               \
+	} while (0)
+	RECORD_ERROR("      www: {ttl: 5}\n", 5, "record 'www' has no 'policy'");
+	RECORD_ERROR("      www:\n", 5, "record 'www' has no 'policy'");
+	RECORD_ERROR("      www: {policy: p, ttl: 2147483648}\n", 5,
+	             "ttl in record www: 2147483648 is out of range 0..2147483647");
+	RECORD_ERROR("      www: {policy: p, down_ttl: -1}\n", 5,
+	             "down_ttl in record www: want an integer 0..2147483647, got '-1'");
+	RECORD_ERROR("      www: {policy: p, weight: 1}\n", 5, "unknown key 'weight' in record www");
+	RECORD_ERROR("      www: {policy: \"\"}\n", 5,
+	             "policy in record www: length 0 is out of range 1..255");
+	RECORD_ERROR("      www: {policy: p}\n      api: {policy: p}\n      www: {policy: q}\n", 7,
+	             "duplicate key 'www' in records");
+	RECORD_ERROR("      a..b: {policy: p}\n", 5, "bad record name 'a..b' in records");
+	RECORD_ERROR("      www: [p]\n", 5, "record www: want a mapping, got a list");
+	RECORD_ERROR("      - www\n", 5, "records: want a mapping of names, got a list");
+#undef RECORD_ERROR
+	struct config cfg;
+	snprintf(text, sizeof(text), "%s%s", head,
+	         "      \"*.geo\": {policy: p}\n      \"@\": {policy: p}\n");
+	load_ok(text, &cfg);
+	assert_int_equal(cfg.zones[0].record_count, 2);
+	assert_string_equal(cfg.zones[0].records[0].name, "*.geo");
+	assert_string_equal(cfg.zones[0].records[1].name, "@");
+	config_free(&cfg);
+}
+
+static void test_geoip_errors(void **state)
+{
+	(void)state;
+	expect_error("geoip:\n  client_subnet: 1\n", 2,
+	             "client_subnet in geoip: want true or false, got '1'");
+	expect_error("geoip:\n  database: [a]\n", 2, "database in geoip: want a single value, got a list");
+	expect_error("geoip:\n  city: x\n", 2, "unknown key 'city' in geoip");
+	expect_error("geoip: x.mmdb\n", 1, "geoip: want a mapping, got a scalar");
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -420,6 +916,15 @@ int main(void)
 	    cmocka_unit_test(test_yaml_syntax_errors),
 	    cmocka_unit_test(test_missing_file),
 	    cmocka_unit_test(test_error_buffer_small),
+	    cmocka_unit_test(test_steering_file),
+	    cmocka_unit_test(test_steering_defaults),
+	    cmocka_unit_test(test_geo_key_forms),
+	    cmocka_unit_test(test_geo_key_errors),
+	    cmocka_unit_test(test_policy_kind_errors),
+	    cmocka_unit_test(test_datacenter_errors),
+	    cmocka_unit_test(test_residency_errors),
+	    cmocka_unit_test(test_record_errors),
+	    cmocka_unit_test(test_geoip_errors),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -125,10 +125,10 @@ static void test_longest_match_and_scope(void **state)
 	assert_int_equal(prefix_tree_count(t), 3);
 	expect4(t, "10.1.2.3", 3, 24);
 	expect4(t, "10.1.2.255", 3, 24);
-	expect4(t, "10.1.3.3", 2, 24);	   /* 10.1.2 vs 10.1.3: bit 23 */
-	expect4(t, "10.1.128.1", 2, 17);   /* leaves 10.1.2 at bit 16 */
-	expect4(t, "10.2.0.0", 1, 15);	   /* 10.1 vs 10.2: bit 14 */
-	expect4(t, "10.255.0.0", 1, 9);	   /* bit 8 */
+	expect4(t, "10.1.3.3", 2, 24);   /* 10.1.2 vs 10.1.3: bit 23 */
+	expect4(t, "10.1.128.1", 2, 17); /* leaves 10.1.2 at bit 16 */
+	expect4(t, "10.2.0.0", 1, 15);   /* 10.1 vs 10.2: bit 14 */
+	expect4(t, "10.255.0.0", 1, 9);  /* bit 8 */
 	expect4(t, "11.0.0.0", PREFIX_NO_VALUE, 8);
 	expect4(t, "0.0.0.0", PREFIX_NO_VALUE, 5);
 	expect4(t, "128.0.0.1", PREFIX_NO_VALUE, 1);
@@ -329,9 +329,11 @@ static void check_random(unsigned bits, uint64_t seed, unsigned values)
 		uint32_t got = prefix_tree_lookup(t, bytes, &scope);
 		uint32_t want = ref_lookup(p, n, a, bits);
 		if (got != want)
-			fail_msg("seed %llu addr #%u: value %u, want %u", (unsigned long long)seed, i, got, want);
+			fail_msg("seed %llu addr #%u: value %u, want %u", (unsigned long long)seed, i, got,
+			         want);
 		if (scope > bits || !ref_constant(p, n, a, scope))
-			fail_msg("seed %llu addr #%u: scope %u too short", (unsigned long long)seed, i, scope);
+			fail_msg("seed %llu addr #%u: scope %u too short", (unsigned long long)seed, i,
+			         scope);
 		if (scope > 0 && ref_constant(p, n, a, scope - 1u))
 			fail_msg("seed %llu addr #%u: scope %u too long", (unsigned long long)seed, i, scope);
 	}
@@ -355,15 +357,15 @@ static void test_random_v6(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_bad_arguments),
-		cmocka_unit_test(test_empty),
-		cmocka_unit_test(test_default_route),
-		cmocka_unit_test(test_longest_match_and_scope),
-		cmocka_unit_test(test_same_prefix_last_wins),
-		cmocka_unit_test(test_equal_values_merge),
-		cmocka_unit_test(test_host_routes),
-		cmocka_unit_test(test_random_v4),
-		cmocka_unit_test(test_random_v6),
+	    cmocka_unit_test(test_bad_arguments),
+	    cmocka_unit_test(test_empty),
+	    cmocka_unit_test(test_default_route),
+	    cmocka_unit_test(test_longest_match_and_scope),
+	    cmocka_unit_test(test_same_prefix_last_wins),
+	    cmocka_unit_test(test_equal_values_merge),
+	    cmocka_unit_test(test_host_routes),
+	    cmocka_unit_test(test_random_v4),
+	    cmocka_unit_test(test_random_v6),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -56,7 +56,8 @@ static void put32(struct pkt *p, uint32_t v)
 /* A wire name given as a string literal; the literal's NUL is the root. */
 #define PUTNAME(p, lit) put((p), (lit), sizeof(lit))
 
-static void header(struct pkt *p, uint16_t id, uint16_t flags, uint16_t qd, uint16_t an, uint16_t ns, uint16_t ar)
+static void header(struct pkt *p, uint16_t id, uint16_t flags, uint16_t qd, uint16_t an, uint16_t ns,
+                   uint16_t ar)
 {
 	p->len = 0;
 	put16(p, id);
@@ -92,7 +93,7 @@ static void opt(struct pkt *p, uint32_t ttl, uint16_t rdlen)
 }
 
 static void ecs_option(struct pkt *p, uint16_t family, uint8_t source, uint8_t scope, const uint8_t *addr,
-		       uint16_t addr_len)
+                       uint16_t addr_len)
 {
 	put16(p, WIRE_EDNS_CLIENT_SUBNET);
 	put16(p, (uint16_t)(4 + addr_len));
@@ -104,7 +105,7 @@ static void ecs_option(struct pkt *p, uint16_t family, uint8_t source, uint8_t s
 
 /* A query with an OPT carrying one Client Subnet option. */
 static enum wire_parse_status parse_ecs(uint16_t family, uint8_t source, uint8_t scope, const uint8_t *addr,
-					uint16_t addr_len, struct wire_query *q)
+                                        uint16_t addr_len, struct wire_query *q)
 {
 	struct pkt p;
 	query(&p, 0, 0, 1);
@@ -659,34 +660,36 @@ static void test_write_compresses_owner(void **state)
 	start_reply(&w, buf, sizeof buf);
 
 	/* Lower-cased owner against the mixed-case question: a pointer to 12. */
-	assert_true(wire_write_rr(&w, WIRE_SECTION_ANSWER, (const uint8_t *)WWW_SHOP, WIRE_TYPE_A, 1, 300, a, 4));
+	assert_true(
+	    wire_write_rr(&w, WIRE_SECTION_ANSWER, (const uint8_t *)WWW_SHOP, WIRE_TYPE_A, 1, 300, a, 4));
 	const uint8_t rr1[] = {0xC0, 0x0C, 0, 1, 0, 1, 0, 0, 1, 44, 0, 4, 192, 0, 2, 1};
 	assert_memory_equal(buf + 34, rr1, sizeof rr1);
 	assert_int_equal(w.len, 34 + sizeof rr1);
 
 	/* A suffix: shop.example sits at 12 + 4 = 0x10. */
 	size_t at = w.len;
-	assert_true(wire_write_rr(&w, WIRE_SECTION_AUTHORITY, (const uint8_t *)"\4shop\7example", WIRE_TYPE_A, 1,
-				  300, a, 4));
+	assert_true(wire_write_rr(&w, WIRE_SECTION_AUTHORITY, (const uint8_t *)"\4shop\7example", WIRE_TYPE_A,
+	                          1, 300, a, 4));
 	assert_memory_equal(buf + at, "\xC0\x10", 2);
 
 	/* A new label before a known suffix: "mail" + pointer. */
 	at = w.len;
 	assert_true(wire_write_rr(&w, WIRE_SECTION_ADDITIONAL, (const uint8_t *)"\4mail\4shop\7example",
-				  WIRE_TYPE_A, 1, 300, a, 4));
+	                          WIRE_TYPE_A, 1, 300, a, 4));
 	assert_memory_equal(buf + at, "\4mail\xC0\x10", 7);
 
 	/* And now mail.shop.example itself is a target. */
 	size_t mail_at = at;
 	at = w.len;
 	assert_true(wire_write_rr(&w, WIRE_SECTION_ADDITIONAL, (const uint8_t *)"\4MAIL\4shop\7example",
-				  WIRE_TYPE_A, 1, 300, a, 4));
+	                          WIRE_TYPE_A, 1, 300, a, 4));
 	assert_int_equal(buf[at], 0xC0);
 	assert_int_equal(buf[at + 1], mail_at);
 
 	/* A name sharing nothing but the root is written whole. */
 	at = w.len;
-	assert_true(wire_write_rr(&w, WIRE_SECTION_ADDITIONAL, (const uint8_t *)"\3net", WIRE_TYPE_A, 1, 300, a, 4));
+	assert_true(
+	    wire_write_rr(&w, WIRE_SECTION_ADDITIONAL, (const uint8_t *)"\3net", WIRE_TYPE_A, 1, 300, a, 4));
 	assert_memory_equal(buf + at, "\3net\0", 5);
 
 	size_t len = wire_writer_finish(&w, 0xBEEF, WIRE_FLAG_QR | WIRE_FLAG_AA | WIRE_RCODE_NOERROR);
@@ -707,18 +710,20 @@ static void test_write_rdata_compression(void **state)
 	/* NS ns1.shop.example: "ns1" + pointer, RDLENGTH 6. */
 	const uint8_t ns[] = "\3ns1\4shop\7example";
 	size_t at = w.len;
-	assert_true(wire_write_rr(&w, WIRE_SECTION_AUTHORITY, (const uint8_t *)"\4shop\7example", WIRE_TYPE_NS, 1,
-				  3600, ns, sizeof ns));
-	const uint8_t rr_ns[] = {0xC0, 0x10, 0, 2, 0, 1, 0, 0, 0x0E, 0x10, 0, 6, 3, 'n', 's', '1', 0xC0, 0x10};
+	assert_true(wire_write_rr(&w, WIRE_SECTION_AUTHORITY, (const uint8_t *)"\4shop\7example",
+	                          WIRE_TYPE_NS, 1, 3600, ns, sizeof ns));
+	const uint8_t rr_ns[] = {0xC0, 0x10, 0, 2, 0,   1,   0,   0,    0x0E,
+	                         0x10, 0,    6, 3, 'n', 's', '1', 0xC0, 0x10};
 	assert_memory_equal(buf + at, rr_ns, sizeof rr_ns);
 	size_t ns1_at = at + 12;
 
 	/* MX 10 ns1.shop.example: preference kept, name fully a pointer. */
 	const uint8_t mx[] = "\0\12\3ns1\4shop\7example";
 	at = w.len;
-	assert_true(wire_write_rr(&w, WIRE_SECTION_ANSWER, (const uint8_t *)"\4shop\7example", WIRE_TYPE_MX, 1,
-				  3600, mx, sizeof mx));
-	const uint8_t rr_mx[] = {0xC0, 0x10, 0, 15, 0, 1, 0, 0, 0x0E, 0x10, 0, 4, 0, 10, 0xC0, (uint8_t)ns1_at};
+	assert_true(wire_write_rr(&w, WIRE_SECTION_ANSWER, (const uint8_t *)"\4shop\7example", WIRE_TYPE_MX,
+	                          1, 3600, mx, sizeof mx));
+	const uint8_t rr_mx[] = {0xC0, 0x10, 0, 15, 0, 1,  0,    0,
+	                         0x0E, 0x10, 0, 4,  0, 10, 0xC0, (uint8_t)ns1_at};
 	assert_memory_equal(buf + at, rr_mx, sizeof rr_mx);
 
 	/* SOA: mname and rname compressed, the 20 bytes of numbers verbatim. */
@@ -731,8 +736,8 @@ static void test_write_rdata_compression(void **state)
 	for (int i = 0; i < 20; i++)
 		soa[n++] = (uint8_t)(i + 1);
 	at = w.len;
-	assert_true(wire_write_rr(&w, WIRE_SECTION_AUTHORITY, (const uint8_t *)"\4shop\7example", WIRE_TYPE_SOA, 1,
-				  3600, soa, (uint16_t)n));
+	assert_true(wire_write_rr(&w, WIRE_SECTION_AUTHORITY, (const uint8_t *)"\4shop\7example",
+	                          WIRE_TYPE_SOA, 1, 3600, soa, (uint16_t)n));
 	assert_int_equal(wire_get_u16(buf + at + 10), 2 + 11 + 2 + 20);
 	const uint8_t *rd = buf + at + 12;
 	assert_memory_equal(rd, "\xC0", 1);
@@ -744,7 +749,7 @@ static void test_write_rdata_compression(void **state)
 	const uint8_t srv[] = "\0\1\0\2\0\x35\3ns1\4shop\7example";
 	at = w.len;
 	assert_true(wire_write_rr(&w, WIRE_SECTION_ANSWER, (const uint8_t *)"\4_dns\4_udp\4shop\7example",
-				  WIRE_TYPE_SRV, 1, 60, srv, sizeof srv));
+	                          WIRE_TYPE_SRV, 1, 60, srv, sizeof srv));
 	assert_memory_equal(buf + at, "\4_dns\4_udp\xC0\x10", 12);
 	assert_int_equal(wire_get_u16(buf + at + 12 + 8), sizeof srv);
 	assert_memory_equal(buf + at + 12 + 10, srv, sizeof srv);
@@ -752,8 +757,8 @@ static void test_write_rdata_compression(void **state)
 	/* A CNAME whose rdata is not one name is copied verbatim. */
 	const uint8_t bad[] = {3, 'a', 'b'};
 	at = w.len;
-	assert_true(wire_write_rr(&w, WIRE_SECTION_ANSWER, (const uint8_t *)WWW_SHOP, WIRE_TYPE_CNAME, 1, 60, bad,
-				  3));
+	assert_true(wire_write_rr(&w, WIRE_SECTION_ANSWER, (const uint8_t *)WWW_SHOP, WIRE_TYPE_CNAME, 1, 60,
+	                          bad, 3));
 	assert_int_equal(wire_get_u16(buf + at + 2 + 8), 3);
 	assert_memory_equal(buf + at + 12, bad, 3);
 }
@@ -769,8 +774,8 @@ static void test_write_compress_within_record(void **state)
 	 * points into it. */
 	wire_writer_init(&w, buf, sizeof buf);
 	const uint8_t ns[] = "\3ns1\4shop\7example";
-	assert_true(wire_write_rr(&w, WIRE_SECTION_AUTHORITY, (const uint8_t *)"\4shop\7example", WIRE_TYPE_NS, 1,
-				  60, ns, sizeof ns));
+	assert_true(wire_write_rr(&w, WIRE_SECTION_AUTHORITY, (const uint8_t *)"\4shop\7example",
+	                          WIRE_TYPE_NS, 1, 60, ns, sizeof ns));
 	const uint8_t want[] = "\4shop\7example\0\0\2\0\1\0\0\0\x3c\0\6\3ns1\xC0\x0C";
 	assert_int_equal(w.len, 12 + sizeof want - 1);
 	assert_memory_equal(buf + 12, want, sizeof want - 1);
@@ -790,12 +795,12 @@ static void test_write_compress_within_record(void **state)
 	 * at 12 + 5); rname "\1c" + pointer to "b.example" at at + 14 = 4; 20. */
 	size_t need = 2 + 10 + 6 + 4 + 20;
 	wire_writer_set_limit(&w, at + need - 1);
-	assert_false(wire_write_rr(&w, WIRE_SECTION_AUTHORITY, (const uint8_t *)"\7example", WIRE_TYPE_SOA, 1, 60,
-				   soa, (uint16_t)n));
+	assert_false(wire_write_rr(&w, WIRE_SECTION_AUTHORITY, (const uint8_t *)"\7example", WIRE_TYPE_SOA, 1,
+	                           60, soa, (uint16_t)n));
 	assert_int_equal(w.len, at);
 	wire_writer_set_limit(&w, at + need);
-	assert_true(wire_write_rr(&w, WIRE_SECTION_AUTHORITY, (const uint8_t *)"\7example", WIRE_TYPE_SOA, 1, 60,
-				  soa, (uint16_t)n));
+	assert_true(wire_write_rr(&w, WIRE_SECTION_AUTHORITY, (const uint8_t *)"\7example", WIRE_TYPE_SOA, 1,
+	                          60, soa, (uint16_t)n));
 	assert_int_equal(w.len, at + need);
 	assert_memory_equal(buf + at, "\xC0\x11", 2);
 	assert_int_equal(wire_get_u16(buf + at + 10), 6 + 4 + 20);
@@ -831,29 +836,30 @@ static void test_write_overflow_rewinds(void **state)
 	const uint8_t a[] = {192, 0, 2, 1};
 	memset(buf, 0x5A, sizeof buf);
 	start_reply(&w, buf, 34 + 16 + 10);
-	assert_true(wire_write_rr(&w, WIRE_SECTION_ANSWER, (const uint8_t *)WWW_SHOP, WIRE_TYPE_A, 1, 60, a, 4));
+	assert_true(
+	    wire_write_rr(&w, WIRE_SECTION_ANSWER, (const uint8_t *)WWW_SHOP, WIRE_TYPE_A, 1, 60, a, 4));
 	assert_int_equal(w.len, 50);
 
 	memcpy(before, buf, sizeof buf);
 	struct wire_writer saved = w;
 	/* "\4mail" + pointer + 10 + 4 = 21 bytes, only 10 left. */
-	assert_false(wire_write_rr(&w, WIRE_SECTION_ANSWER, (const uint8_t *)"\4mail\4shop\7example", WIRE_TYPE_A,
-				   1, 60, a, 4));
+	assert_false(wire_write_rr(&w, WIRE_SECTION_ANSWER, (const uint8_t *)"\4mail\4shop\7example",
+	                           WIRE_TYPE_A, 1, 60, a, 4));
 	assert_memory_equal(buf, before, sizeof buf); /* not even scratch bytes */
 	assert_same_writer(&w, &saved);
 
 	/* Owner fits but the fixed part does not. */
 	wire_writer_set_limit(&w, 50 + 7 + 5);
-	assert_false(wire_write_rr(&w, WIRE_SECTION_ANSWER, (const uint8_t *)"\4mail\4shop\7example", WIRE_TYPE_A,
-				   1, 60, a, 4));
+	assert_false(wire_write_rr(&w, WIRE_SECTION_ANSWER, (const uint8_t *)"\4mail\4shop\7example",
+	                           WIRE_TYPE_A, 1, 60, a, 4));
 	assert_int_equal(w.len, 50);
 	assert_int_equal(w.compress_count, saved.compress_count); /* "mail" not remembered */
 	assert_int_equal(w.count[WIRE_SECTION_ANSWER], 1);
 
 	/* Exactly enough room: it fits. */
 	wire_writer_set_limit(&w, 50 + 21);
-	assert_true(wire_write_rr(&w, WIRE_SECTION_ANSWER, (const uint8_t *)"\4mail\4shop\7example", WIRE_TYPE_A,
-				  1, 60, a, 4));
+	assert_true(wire_write_rr(&w, WIRE_SECTION_ANSWER, (const uint8_t *)"\4mail\4shop\7example",
+	                          WIRE_TYPE_A, 1, 60, a, 4));
 	assert_int_equal(w.len, 71);
 
 	/* The limit never drops below what is written. */
@@ -881,8 +887,8 @@ static void test_write_mark_rewind(void **state)
 	wire_writer_mark(&w, &m0);
 	assert_true(wire_write_question(&w, question_www, QUESTION_LEN));
 	wire_writer_mark(&w, &m1);
-	assert_true(wire_write_rr(&w, WIRE_SECTION_ANSWER, (const uint8_t *)"\3ftp\4shop\7example", WIRE_TYPE_A, 1,
-				  60, a, 4));
+	assert_true(wire_write_rr(&w, WIRE_SECTION_ANSWER, (const uint8_t *)"\3ftp\4shop\7example",
+	                          WIRE_TYPE_A, 1, 60, a, 4));
 	unsigned targets = w.compress_count;
 	wire_writer_rewind(&w, &m1);
 	assert_true(w.compress_count < targets);
@@ -925,13 +931,13 @@ static void test_write_opt_bytes(void **state)
 	wire_writer_init(&w, buf, sizeof buf);
 	assert_true(wire_write_opt(&w, &o));
 	const uint8_t want[] = {
-	    0,                      /* root */
-	    0, 41,                  /* OPT */
-	    0x04, 0xD0,             /* 1232 */
-	    1, 0, 0x80, 0,          /* ext rcode 1, version 0, DO */
-	    0, 7 + 11,              /* RDLENGTH */
-	    0, 3, 0, 3, 'n', 's', '1',                   /* NSID */
-	    0, 8, 0, 7, 0, 1, 20, 16, 192, 0, 0,         /* ECS: /20 masks 2 -> 0 */
+	    0,                                                   /* root */
+	    0,    41,                                            /* OPT */
+	    0x04, 0xD0,                                          /* 1232 */
+	    1,    0,      0x80, 0,                               /* ext rcode 1, version 0, DO */
+	    0,    7 + 11,                                        /* RDLENGTH */
+	    0,    3,      0,    3, 'n', 's', '1',                /* NSID */
+	    0,    8,      0,    7, 0,   1,   20,  16, 192, 0, 0, /* ECS: /20 masks 2 -> 0 */
 	};
 	assert_int_equal(w.len, 12 + sizeof want);
 	assert_memory_equal(buf + 12, want, sizeof want);
@@ -946,8 +952,8 @@ static void test_write_opt_bytes(void **state)
 	assert_memory_equal(buf + 12, want_plain, sizeof want_plain);
 
 	/* An impossible source prefix is refused. */
-	struct wire_opt bad = {.udp_size = 512, .ecs = true, .ecs_family = 2, .ecs_source_prefix = 200,
-			       .ecs_address = addr};
+	struct wire_opt bad = {
+	    .udp_size = 512, .ecs = true, .ecs_family = 2, .ecs_source_prefix = 200, .ecs_address = addr};
 	assert_false(wire_write_opt(&w, &bad));
 	assert_int_equal(w.len, 12 + sizeof want_plain);
 }
@@ -970,23 +976,24 @@ static void test_roundtrip_ldns(void **state)
 	n += sizeof ns;
 	memcpy(soa + n, "\12hostmaster\4shop\7example", 25);
 	n += 25;
-	const uint8_t numbers[20] = {0, 0, 0, 42, 0, 0, 0x0E, 0x10, 0, 0, 0x07, 0x08, 0, 0x12, 0x75, 0, 0, 0, 1, 0x2C};
+	const uint8_t numbers[20] = {0,    0,    0, 42,   0,    0, 0x0E, 0x10, 0, 0,
+	                             0x07, 0x08, 0, 0x12, 0x75, 0, 0,    0,    1, 0x2C};
 	memcpy(soa + n, numbers, 20);
 	n += 20;
 
 	start_reply(&w, buf, sizeof buf);
 	assert_true(wire_write_rr(&w, WIRE_SECTION_ANSWER, (const uint8_t *)WWW_SHOP, WIRE_TYPE_CNAME, 1, 60,
-				  (const uint8_t *)"\4mail\4shop\7example", 19));
-	assert_true(wire_write_rr(&w, WIRE_SECTION_ANSWER, (const uint8_t *)"\4mail\4shop\7example", WIRE_TYPE_A,
-				  1, 60, a, 4));
-	assert_true(wire_write_rr(&w, WIRE_SECTION_ANSWER, (const uint8_t *)"\4mail\4shop\7example", WIRE_TYPE_TXT,
-				  1, 60, txt, 6));
-	assert_true(wire_write_rr(&w, WIRE_SECTION_AUTHORITY, (const uint8_t *)"\4shop\7example", WIRE_TYPE_NS, 1,
-				  3600, ns, sizeof ns));
-	assert_true(wire_write_rr(&w, WIRE_SECTION_AUTHORITY, (const uint8_t *)"\4shop\7example", WIRE_TYPE_SOA, 1,
-				  3600, soa, (uint16_t)n));
-	assert_true(wire_write_rr(&w, WIRE_SECTION_AUTHORITY, (const uint8_t *)"\4shop\7example", WIRE_TYPE_MX, 1,
-				  3600, mx, sizeof mx));
+	                          (const uint8_t *)"\4mail\4shop\7example", 19));
+	assert_true(wire_write_rr(&w, WIRE_SECTION_ANSWER, (const uint8_t *)"\4mail\4shop\7example",
+	                          WIRE_TYPE_A, 1, 60, a, 4));
+	assert_true(wire_write_rr(&w, WIRE_SECTION_ANSWER, (const uint8_t *)"\4mail\4shop\7example",
+	                          WIRE_TYPE_TXT, 1, 60, txt, 6));
+	assert_true(wire_write_rr(&w, WIRE_SECTION_AUTHORITY, (const uint8_t *)"\4shop\7example",
+	                          WIRE_TYPE_NS, 1, 3600, ns, sizeof ns));
+	assert_true(wire_write_rr(&w, WIRE_SECTION_AUTHORITY, (const uint8_t *)"\4shop\7example",
+	                          WIRE_TYPE_SOA, 1, 3600, soa, (uint16_t)n));
+	assert_true(wire_write_rr(&w, WIRE_SECTION_AUTHORITY, (const uint8_t *)"\4shop\7example",
+	                          WIRE_TYPE_MX, 1, 3600, mx, sizeof mx));
 	assert_true(wire_write_rr(&w, WIRE_SECTION_ADDITIONAL, ns, WIRE_TYPE_A, 1, 3600, a, 4));
 	struct wire_opt o = {.udp_size = 1232, .do_bit = true, .nsid = (const uint8_t *)"x", .nsid_len = 1};
 	assert_true(wire_write_opt(&w, &o));
@@ -1015,7 +1022,8 @@ static void test_roundtrip_ldns(void **state)
 	free(text);
 	text = ldns_rr_list2str(ldns_pkt_authority(pkt));
 	assert_non_null(strcasestr(text, "shop.example.\t3600\tIN\tNS\tns1.shop.example."));
-	assert_non_null(strcasestr(text, "IN\tSOA\tns1.shop.example. hostmaster.shop.example. 42 3600 1800 1209600 300"));
+	assert_non_null(
+	    strcasestr(text, "IN\tSOA\tns1.shop.example. hostmaster.shop.example. 42 3600 1800 1209600 300"));
 	assert_non_null(strcasestr(text, "IN\tMX\t10 mail.shop.example."));
 	free(text);
 	text = ldns_rr_list2str(ldns_pkt_additional(pkt));
@@ -1032,8 +1040,14 @@ static void test_roundtrip_query(void **state)
 	struct wire_writer w;
 	struct wire_query q;
 	const uint8_t addr[] = {0x20, 0x01, 0x0d, 0xb8, 0xff};
-	struct wire_opt o = {.udp_size = 4096, .do_bit = true, .nsid = (const uint8_t *)"", .nsid_len = 0,
-			     .ecs = true, .ecs_family = 2, .ecs_source_prefix = 36, .ecs_address = addr};
+	struct wire_opt o = {.udp_size = 4096,
+	                     .do_bit = true,
+	                     .nsid = (const uint8_t *)"",
+	                     .nsid_len = 0,
+	                     .ecs = true,
+	                     .ecs_family = 2,
+	                     .ecs_source_prefix = 36,
+	                     .ecs_address = addr};
 
 	start_reply(&w, buf, sizeof buf);
 	assert_true(wire_write_opt(&w, &o));
@@ -1124,8 +1138,8 @@ static void test_write_pointer_range(void **state)
 
 	memset(big, 'q', sizeof big);
 	start_reply(&w, buf, sizeof buf);
-	assert_true(wire_write_rr(&w, WIRE_SECTION_ANSWER, (const uint8_t *)WWW_SHOP, WIRE_TYPE_TXT, 1, 60, big,
-				  sizeof big));
+	assert_true(wire_write_rr(&w, WIRE_SECTION_ANSWER, (const uint8_t *)WWW_SHOP, WIRE_TYPE_TXT, 1, 60,
+	                          big, sizeof big));
 	unsigned targets = w.compress_count;
 	size_t first = w.len;
 	assert_true(first > 0x4000);

@@ -737,6 +737,195 @@ static void test_error_table(void **state)
 	zone_table_free(t);
 }
 
+/* ------------------------------------------------------ policy bindings */
+
+/* Stand-ins for the policy module's records: zone only stores the pointer. */
+static const char policy_dummies[4];
+#define POLICY(i) ((const struct policy_record *)(const void *)&policy_dummies[i])
+
+#define BIND_ZONE                                                                                            \
+	HEAD "static A 192.0.2.9\n"                                                                          \
+	     "v6 AAAA 2001:db8::9\n"                                                                         \
+	     "alias CNAME ns1\n"                                                                             \
+	     "txt TXT \"kept\"\n"                                                                            \
+	     "sub NS ns.elsewhere.example.\n"
+
+/* Builds zone shop.example from text with these bindings. */
+static int bind_text(const char *text, const struct zone_policy_binding *b, size_t n, struct zone_table **t,
+                     char *err, size_t errlen, const char **path)
+{
+	*path = write_tmp("t.zone", text);
+	struct zone_source src = {"shop.example", *path, b, n};
+	*t = (struct zone_table *)(uintptr_t)1;
+	int rc = build_capture(&src, 1, t, err, errlen);
+	if (rc != 0)
+		assert_null(*t);
+	return rc;
+}
+
+static void expect_bind_error(const struct zone_policy_binding *b, size_t n, const char *fmt_with_path)
+{
+	char err[1024], expect[1200];
+	const char *path;
+	struct zone_table *t;
+	assert_int_equal(bind_text(BIND_ZONE, b, n, &t, err, sizeof(err), &path), -1);
+	snprintf(expect, sizeof(expect), fmt_with_path, path); /* %s: the zone file, when named */
+	assert_string_equal(err, expect);
+}
+
+static void test_policy_bindings(void **state)
+{
+	(void)state;
+	const struct zone_policy_binding b[] = {
+	    {"@", POLICY(0), "geosteer.yaml", 10},
+	    {"www", POLICY(1), "geosteer.yaml", 11},
+	    {"a.b.Deep", POLICY(2), "geosteer.yaml", 12},
+	    {"TXT.shop.example.", POLICY(3), "geosteer.yaml", 13},
+	    {"*.geo", POLICY(1), "geosteer.yaml", 14},
+	};
+	char err[1024];
+	const char *path;
+	struct zone_table *t;
+	if (bind_text(BIND_ZONE, b, 5, &t, err, sizeof(err), &path) != 0)
+		fail_msg("%s", err);
+	const struct zone *z = zone_table_at(t, 0);
+
+	/* The apex keeps its SOA and NS beside the policy. */
+	assert_ptr_equal(z->apex->policy, POLICY(0));
+	assert_non_null(zone_node_rrset(z->apex, T_SOA));
+	assert_non_null(zone_node_rrset(z->apex, T_NS));
+	assert_non_null(z->soa);
+
+	/* A bound name without data gets a node of its own, found EXACT. */
+	struct zone_lookup l;
+	zone_lookup(z, wire("www.shop.example"), T_A, &l);
+	assert_int_equal(l.match, ZONE_MATCH_EXACT);
+	assert_ptr_equal(l.node->policy, POLICY(1));
+	assert_int_equal(l.node->rrset_count, 0);
+	assert_ptr_equal(zone_node_find(z, wire("www.shop.example")), l.node);
+
+	/* ... and so do its ancestors, as empty non-terminals without a policy. */
+	zone_lookup(z, wire("a.b.deep.shop.example"), T_AAAA, &l);
+	assert_int_equal(l.match, ZONE_MATCH_EXACT);
+	assert_ptr_equal(l.node->policy, POLICY(2));
+	static const char *const ents[] = {"b.deep.shop.example", "deep.shop.example", "geo.shop.example"};
+	for (size_t i = 0; i < 3; i++) {
+		zone_lookup(z, wire(ents[i]), T_A, &l);
+		assert_int_equal(l.match, ZONE_MATCH_EXACT);
+		assert_int_equal(l.node->rrset_count, 0);
+		assert_null(l.node->policy);
+	}
+	zone_lookup(z, wire("c.deep.shop.example"), T_A, &l);
+	assert_int_equal(l.match, ZONE_MATCH_NXDOMAIN);
+
+	/* An absolute name with other data keeps that data. */
+	const struct zone_node *txt = zone_node_find(z, wire("txt.shop.example"));
+	assert_non_null(txt);
+	assert_ptr_equal(txt->policy, POLICY(3));
+	assert_non_null(zone_node_rrset(txt, T_TXT));
+
+	/* A bound wildcard synthesises for the names below it. */
+	zone_lookup(z, wire("anything.geo.shop.example"), T_A, &l);
+	assert_int_equal(l.match, ZONE_MATCH_WILDCARD);
+	assert_ptr_equal(l.node->policy, POLICY(1));
+
+	/* Unbound names stay static. */
+	assert_null(zone_node_find(z, wire("static.shop.example"))->policy);
+	assert_null(zone_node_find(z, wire("ns1.shop.example"))->policy);
+	assert_int_equal(z->node_count, 13); /* 7 from the file; www, a.b.deep, b.deep, deep, *.geo, geo */
+	zone_table_free(t);
+}
+
+static void test_policy_binding_errors(void **state)
+{
+	(void)state;
+	const struct zone_policy_binding stat[] = {{"static", POLICY(0), "geosteer.yaml", 31}};
+	expect_bind_error(stat, 1,
+	                  "geosteer.yaml:31: static.shop.example. has a policy and static A data (%s:5)");
+	const struct zone_policy_binding v6[] = {{"v6.shop.example.", POLICY(0), "geosteer.yaml", 7}};
+	expect_bind_error(v6, 1,
+	                  "geosteer.yaml:7: v6.shop.example. has a policy and static AAAA data (%s:6)");
+	const struct zone_policy_binding alias[] = {{"alias", POLICY(0), "geosteer.yaml", 8}};
+	expect_bind_error(alias, 1,
+	                  "geosteer.yaml:8: alias.shop.example. has a policy and static CNAME data (%s:7)");
+	const struct zone_policy_binding ns1[] = {{"ns1", POLICY(0), "geosteer.yaml", 9}};
+	expect_bind_error(ns1, 1, "geosteer.yaml:9: ns1.shop.example. has a policy and static A data (%s:4)");
+
+	const struct zone_policy_binding twice[] = {
+	    {"www", POLICY(0), "geosteer.yaml", 31},
+	    {"api", POLICY(1), "geosteer.yaml", 32},
+	    {"WWW.shop.example.", POLICY(1), "geosteer.yaml", 33},
+	};
+	expect_bind_error(
+	    twice, 3, "geosteer.yaml:33: www.shop.example. has a policy twice (first at geosteer.yaml:31)");
+	const struct zone_policy_binding apex_twice[] = {
+	    {"@", POLICY(0), "geosteer.yaml", 3},
+	    {"shop.example.", POLICY(1), "geosteer.yaml", 4},
+	};
+	expect_bind_error(apex_twice, 2,
+	                  "geosteer.yaml:4: shop.example. has a policy twice (first at geosteer.yaml:3)");
+
+	const struct zone_policy_binding outside[] = {{"www.other.example.", POLICY(0), "geosteer.yaml", 5}};
+	expect_bind_error(
+	    outside, 1, "geosteer.yaml:5: www.other.example. has a policy but is not in zone shop.example.");
+	const struct zone_policy_binding parent[] = {{"example.", POLICY(0), "geosteer.yaml", 5}};
+	expect_bind_error(parent, 1,
+	                  "geosteer.yaml:5: example. has a policy but is not in zone shop.example.");
+
+	const struct zone_policy_binding cut[] = {{"sub", POLICY(0), "geosteer.yaml", 6}};
+	expect_bind_error(cut, 1,
+	                  "geosteer.yaml:6: sub.shop.example. has a policy but is a zone cut (NS records "
+	                  "there delegate it)");
+	const struct zone_policy_binding below[] = {{"www.x.sub", POLICY(0), "geosteer.yaml", 6}};
+	expect_bind_error(below, 1,
+	                  "geosteer.yaml:6: www.x.sub.shop.example. has a policy but is below the zone cut "
+	                  "at sub.shop.example.");
+
+	const struct zone_policy_binding bad[] = {{"a..b", POLICY(0), "geosteer.yaml", 2}};
+	expect_bind_error(bad, 1, "geosteer.yaml:2: bad name 'a..b' for a policy in zone shop.example.");
+	char long_name[300];
+	memset(long_name, 'a', sizeof(long_name));
+	for (size_t i = 63; i < 260; i += 64)
+		long_name[i] = '.';
+	long_name[250] = '\0'; /* fits alone, not under the origin */
+	const struct zone_policy_binding toolong[] = {{long_name, POLICY(0), NULL, 2}};
+	char msg[600];
+	snprintf(msg, sizeof(msg), "(config):2: bad name '%s' for a policy in zone shop.example.", long_name);
+	expect_bind_error(toolong, 1, msg);
+}
+
+static void test_policy_binding_other_zone(void **state)
+{
+	(void)state;
+	/* shop.example does not delegate eu, but eu.shop.example is loaded:
+	 * queries for www.eu go there, never to a policy bound in the parent. */
+	char err[1024];
+	struct zone_table *t = NULL;
+	const char *parent = write_tmp("a.zone", HEAD);
+	const struct zone_policy_binding b[] = {{"www.eu", POLICY(0), "geosteer.yaml", 40}};
+	struct zone_source src[] = {
+	    {"shop.example", parent, b, 1},
+	    {"eu.shop.example", fixture("eu.shop.example.zone"), NULL, 0},
+	};
+	assert_int_equal(build_capture(src, 2, &t, err, sizeof(err)), -1);
+	assert_null(t);
+	assert_string_equal(err,
+	                    "geosteer.yaml:40: www.eu.shop.example. has a policy in zone shop.example. but "
+	                    "is served by zone eu.shop.example.");
+
+	/* Bound in the zone that serves it, it is fine. */
+	const struct zone_policy_binding c[] = {{"api", POLICY(2), "geosteer.yaml", 41}};
+	src[0].bindings = NULL;
+	src[0].binding_count = 0;
+	src[1].bindings = c;
+	src[1].binding_count = 1;
+	assert_int_equal(build_capture(src, 2, &t, err, sizeof(err)), 0);
+	const struct zone *eu = zone_table_find(t, wire("api.eu.shop.example"));
+	assert_non_null(eu);
+	assert_ptr_equal(zone_node_find(eu, wire("api.eu.shop.example"))->policy, POLICY(2));
+	zone_table_free(t);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -781,6 +970,9 @@ int main(void)
 	    cmocka_unit_test(test_error_class_and_syntax),
 	    cmocka_unit_test(test_error_include),
 	    cmocka_unit_test(test_error_table),
+	    cmocka_unit_test(test_policy_bindings),
+	    cmocka_unit_test(test_policy_binding_errors),
+	    cmocka_unit_test(test_policy_binding_other_zone),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

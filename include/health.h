@@ -1,0 +1,59 @@
+/*
+ * health — the up/down state of every datacenter, shared between the
+ * writers (health probes, the control socket's drain / undrain / force-up)
+ * and the query path (the only reader that matters for speed).
+ *
+ * Datacenters get a slot by name (health_slot), and a name keeps its slot
+ * for the life of the process, so state and administrative overrides
+ * survive reloads.  The effective state of all slots is published as one
+ * 64-bit word (bit set = up) that the query path reads with a single atomic
+ * load: no lock, and a change made by a writer is seen by the next query.
+ *
+ * Effective state: drained → down; forced up → up; otherwise the probed
+ * state (up until a probe says otherwise, or the configured initial state).
+ * Writers serialize on a mutex; readers never touch it.
+ */
+#ifndef GEOSTEER_HEALTH_H
+#define GEOSTEER_HEALTH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#define HEALTH_MAX_SLOTS 64
+
+enum health_admin { HEALTH_ADMIN_NONE, HEALTH_ADMIN_DRAIN, HEALTH_ADMIN_FORCE_UP };
+
+/* The slot of a datacenter name, assigning a new one (probed state up) the
+ * first time; -1 when all HEALTH_MAX_SLOTS are taken. */
+int health_slot(const char *name);
+
+/* The slot of a name already known, or -1. */
+int health_slot_find(const char *name);
+
+/* Effective up/down of every slot (bit i = slot i up).  One atomic load. */
+uint64_t health_up_mask(void);
+
+/* Sets the probed state of a slot; reason is kept for `health` output and
+ * logged when the effective state changes. */
+void health_set_probed(int slot, bool up, const char *reason);
+
+/* Sets the administrative override of a slot. */
+void health_set_admin(int slot, enum health_admin admin);
+
+struct health_status {
+	const char *name;
+	bool up;        /* effective */
+	bool probed_up; /* probe (or initial) state */
+	enum health_admin admin;
+	time_t since;   /* when the effective state last changed */
+	char reason[128];
+};
+
+/* Copies the status of a slot; false when the slot is unused. */
+bool health_status_of(int slot, struct health_status *out);
+
+/* Forgets every slot (tests only). */
+void health_reset(void);
+
+#endif

@@ -1,0 +1,104 @@
+/*
+ * policy — steering: datacenters, policy trees (geo, failover, latency,
+ * weighted, all), residency fences, compiled from the config into an
+ * immutable policy set that lives in the snapshot.
+ *
+ * Building resolves every name, rejects unknown names, cycles, datacenters
+ * with neither addresses nor cname, `all` over cname datacenters, and
+ * fences that some client could escape (with file:line and the policy
+ * path), loads the GeoIP databases and latency tables into prefix trees, and
+ * precompiles each datacenter's A / AAAA rdata and CNAME target in wire
+ * form.  Evaluating walks the tree for one client against the live health
+ * mask: no allocation, no lock, bounded by the tree depth (cycles are
+ * impossible after build).
+ *
+ * Policies answer through struct policy_answer (a set of datacenters, a
+ * TTL, an ECS scope); they never write packet bytes.  The query module turns
+ * the answer into records.
+ */
+#ifndef GEOSTEER_POLICY_H
+#define GEOSTEER_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "zone.h"
+
+#define POLICY_MAX_DATACENTERS 64
+
+struct config;
+struct policy_set;
+
+/* A datacenter as the query path needs it. */
+struct policy_datacenter {
+	const char *name;
+	int health_slot;            /* see health.h */
+	const struct zone_rdata *a; /* 4-byte rdata each */
+	uint16_t a_count;
+	const struct zone_rdata *aaaa; /* 16-byte rdata each */
+	uint16_t aaaa_count;
+	const uint8_t *cname; /* lower-cased wire name, or NULL */
+};
+
+/* The client as steering sees it. */
+struct policy_client {
+	int family;            /* 4 or 6, as sent (ECS family, or the packet's) */
+	uint8_t addr[16];      /* as sent; bits past source_prefix zero */
+	uint8_t source_prefix; /* ECS SOURCE PREFIX-LENGTH, or 32 / 128 for a packet source */
+};
+
+/* What a policy decided for one query. */
+struct policy_answer {
+	uint64_t datacenters;   /* chosen datacenters, bit i = policy_set_datacenter(set, i) */
+	uint16_t max_addresses; /* from `all: max`; 0 = no limit */
+	uint32_t ttl;           /* the record's ttl, or its down_ttl when degraded */
+	uint8_t scope;          /* ECS SCOPE PREFIX-LENGTH, in the client's family */
+	bool degraded;          /* some node did not get its first choice, or failed open */
+	bool nodata;            /* no geo key matched and there is no default */
+};
+
+/* Builds the set from config (datacenters, policies, residency, geoip and
+ * every zones[].records entry).  -1 with "FILE:LINE: message" in err. */
+int policy_set_build(const struct config *config, struct policy_set **out, char *err, size_t errlen);
+void policy_set_free(struct policy_set *set);
+
+/* The compiled record for config->zones[zone].records[record]. */
+const struct policy_record *policy_set_record(const struct policy_set *set, size_t zone, size_t record);
+
+size_t policy_set_datacenter_count(const struct policy_set *set);
+const struct policy_datacenter *policy_set_datacenter(const struct policy_set *set, size_t index);
+
+/* The files the set was built from that can change under it (GeoIP
+ * databases, latency tables): the daemon watches them and rebuilds the
+ * snapshot when one changes.  Fills up to max paths, returns how many
+ * there are in total.  The strings live as long as the set. */
+size_t policy_set_watch_files(const struct policy_set *set, const char **paths, size_t max);
+
+/* The owner name a record answers for (absolute, presentation form), for
+ * stats and logs. */
+const char *policy_record_name(const struct policy_record *record);
+
+/* Whether ECS is honoured (geoip.client_subnet). */
+bool policy_set_uses_client_subnet(const struct policy_set *set);
+
+/* Evaluates a record's policy for a client against the health mask
+ * (health_up_mask()).  Never fails, never allocates, takes no lock.
+ * Geo precedence: net (longest prefix) > asn > subdivision > country >
+ * continent > default.  latency ranks by latency_table RTT where the table
+ * covers the client (datacenters it lists first), else by great-circle
+ * distance; a client without coordinates gets the first target.  A fenced
+ * client only ever gets allowed datacenters (see policy_eval.c). */
+void policy_evaluate(const struct policy_set *set, const struct policy_record *record,
+                     const struct policy_client *client, uint64_t up_mask, struct policy_answer *out);
+
+/*
+ * The same evaluation, narrated: the client's geolocation, every node
+ * visited with the choice made and why (health, distance in km, weight,
+ * fence), the datacenters chosen, TTL and scope; one line per step.  Not
+ * for the query path.  Returns the text length (truncated to buflen-1).
+ */
+size_t policy_explain(const struct policy_set *set, const struct policy_record *record,
+                      const struct policy_client *client, uint64_t up_mask, char *buf, size_t buflen);
+
+#endif

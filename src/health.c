@@ -1,0 +1,193 @@
+/*
+ * health — the datacenter state table.
+ *
+ * A fixed array of HEALTH_MAX_SLOTS slots, each holding a copy of the
+ * datacenter's name, its probed state, the administrative override, when the
+ * effective state last changed and the probe's last reason.  Slots are only
+ * ever added (health_reset aside), so a slot number handed out once stays
+ * valid and the name pointer in struct health_status stays readable.
+ *
+ * Writers (probes, the control socket) take health_lock, change a slot and
+ * recompute that slot's effective bit into health_mask with one atomic
+ * store; a change of the effective state is logged while the lock is held,
+ * so the log lines come out in the order the changes happened.  The query
+ * path only ever does one atomic load of health_mask: no lock, and a bit
+ * flipped here is seen by the next query.  Bits of unused slots are 0.
+ */
+#include "health.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+struct health_entry {
+	char *name; /* NULL: slot unused */
+	bool probed_up;
+	enum health_admin admin;
+	bool up; /* effective, mirrors the slot's bit in health_mask */
+	time_t since;
+	char probe_reason[128];
+};
+
+static pthread_mutex_t health_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct health_entry health_table[HEALTH_MAX_SLOTS];
+static _Atomic uint64_t health_mask;
+
+static bool health_effective(const struct health_entry *e)
+{
+	switch (e->admin) {
+	case HEALTH_ADMIN_DRAIN:
+		return false;
+	case HEALTH_ADMIN_FORCE_UP:
+		return true;
+	case HEALTH_ADMIN_NONE:
+		break;
+	}
+	return e->probed_up;
+}
+
+static const char *health_word(bool up)
+{
+	return up ? "up" : "down";
+}
+
+/* Recomputes slot's effective state after a change; publishes and logs it
+ * when it differs.  why: what caused the change, for the log line. */
+static void health_update(int slot, const char *why)
+{
+	struct health_entry *e = &health_table[slot];
+	bool up = health_effective(e);
+	if (up == e->up)
+		return;
+	log_info("health: %s %s -> %s (%s)", e->name, health_word(e->up), health_word(up), why);
+	e->up = up;
+	e->since = time(NULL);
+	uint64_t bit = UINT64_C(1) << slot;
+	uint64_t mask = atomic_load(&health_mask);
+	atomic_store(&health_mask, up ? mask | bit : mask & ~bit);
+}
+
+static int health_find_locked(const char *name)
+{
+	for (int i = 0; i < HEALTH_MAX_SLOTS; i++)
+		if (health_table[i].name && strcmp(health_table[i].name, name) == 0)
+			return i;
+	return -1;
+}
+
+static bool health_slot_valid(int slot)
+{
+	return slot >= 0 && slot < HEALTH_MAX_SLOTS && health_table[slot].name;
+}
+
+int health_slot(const char *name)
+{
+	pthread_mutex_lock(&health_lock);
+	int slot = health_find_locked(name);
+	for (int i = 0; slot < 0 && i < HEALTH_MAX_SLOTS; i++) {
+		if (health_table[i].name)
+			continue;
+		char *copy = strdup(name);
+		if (!copy)
+			break;
+		struct health_entry *e = &health_table[i];
+		*e = (struct health_entry){.name = copy, .probed_up = true, .up = true, .since = time(NULL)};
+		atomic_fetch_or(&health_mask, UINT64_C(1) << i);
+		slot = i;
+	}
+	pthread_mutex_unlock(&health_lock);
+	return slot;
+}
+
+int health_slot_find(const char *name)
+{
+	pthread_mutex_lock(&health_lock);
+	int slot = health_find_locked(name);
+	pthread_mutex_unlock(&health_lock);
+	return slot;
+}
+
+uint64_t health_up_mask(void)
+{
+	return atomic_load_explicit(&health_mask, memory_order_acquire);
+}
+
+void health_set_probed(int slot, bool up, const char *reason)
+{
+	pthread_mutex_lock(&health_lock);
+	if (health_slot_valid(slot)) {
+		struct health_entry *e = &health_table[slot];
+		e->probed_up = up;
+		snprintf(e->probe_reason, sizeof(e->probe_reason), "%s", reason ? reason : "");
+		char why[160];
+		snprintf(why, sizeof(why), "probe: %s", reason && *reason ? reason : health_word(up));
+		health_update(slot, why);
+	}
+	pthread_mutex_unlock(&health_lock);
+}
+
+static const char *health_admin_why(enum health_admin admin)
+{
+	switch (admin) {
+	case HEALTH_ADMIN_DRAIN:
+		return "drained by operator";
+	case HEALTH_ADMIN_FORCE_UP:
+		return "forced up by operator";
+	case HEALTH_ADMIN_NONE:
+		break;
+	}
+	return "override cleared by operator";
+}
+
+void health_set_admin(int slot, enum health_admin admin)
+{
+	if (admin != HEALTH_ADMIN_NONE && admin != HEALTH_ADMIN_DRAIN && admin != HEALTH_ADMIN_FORCE_UP)
+		return;
+	pthread_mutex_lock(&health_lock);
+	if (health_slot_valid(slot) && health_table[slot].admin != admin) {
+		health_table[slot].admin = admin;
+		health_update(slot, health_admin_why(admin));
+	}
+	pthread_mutex_unlock(&health_lock);
+}
+
+bool health_status_of(int slot, struct health_status *out)
+{
+	bool found = false;
+	pthread_mutex_lock(&health_lock);
+	if (health_slot_valid(slot)) {
+		const struct health_entry *e = &health_table[slot];
+		*out = (struct health_status){.name = e->name,
+		                              .up = e->up,
+		                              .probed_up = e->probed_up,
+		                              .admin = e->admin,
+		                              .since = e->since};
+		/* An override is the reason that matters; the probe's own word
+		 * is kept after it so a drained-and-dead datacenter says both. */
+		if (e->admin != HEALTH_ADMIN_NONE && e->probe_reason[0])
+			snprintf(out->reason, sizeof(out->reason), "%s; probe: %s",
+			         health_admin_why(e->admin), e->probe_reason);
+		else if (e->admin != HEALTH_ADMIN_NONE)
+			snprintf(out->reason, sizeof(out->reason), "%s", health_admin_why(e->admin));
+		else
+			snprintf(out->reason, sizeof(out->reason), "%s", e->probe_reason);
+		found = true;
+	}
+	pthread_mutex_unlock(&health_lock);
+	return found;
+}
+
+void health_reset(void)
+{
+	pthread_mutex_lock(&health_lock);
+	for (int i = 0; i < HEALTH_MAX_SLOTS; i++) {
+		free(health_table[i].name);
+		health_table[i] = (struct health_entry){0};
+	}
+	atomic_store(&health_mask, 0);
+	pthread_mutex_unlock(&health_lock);
+}

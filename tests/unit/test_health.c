@@ -1,0 +1,193 @@
+/*
+ * Unit tests for health: slot assignment, the published mask, the
+ * precedence of administrative overrides over probes, status and reset.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "health.h"
+
+static int reset(void **state)
+{
+	(void)state;
+	health_reset();
+	return 0;
+}
+
+static void test_slots_stable(void **state)
+{
+	(void)state;
+	assert_int_equal(health_slot_find("us-east"), -1);
+	int a = health_slot("us-east");
+	int b = health_slot("eu-central");
+	assert_true(a >= 0);
+	assert_true(b >= 0);
+	assert_int_not_equal(a, b);
+	assert_int_equal(health_slot("us-east"), a);
+	assert_int_equal(health_slot_find("us-east"), a);
+	assert_int_equal(health_slot_find("eu-central"), b);
+	assert_int_equal(health_slot_find("US-EAST"), -1); /* names are exact */
+
+	/* The name is copied: the caller's buffer may change afterwards. */
+	char name[16];
+	strcpy(name, "ap-southeast");
+	int c = health_slot(name);
+	strcpy(name, "clobbered");
+	assert_int_equal(health_slot_find("ap-southeast"), c);
+	struct health_status st;
+	assert_true(health_status_of(c, &st));
+	assert_string_equal(st.name, "ap-southeast");
+}
+
+static void test_slots_full(void **state)
+{
+	(void)state;
+	char name[32];
+	for (int i = 0; i < HEALTH_MAX_SLOTS; i++) {
+		snprintf(name, sizeof(name), "dc%d", i);
+		assert_int_equal(health_slot(name), i);
+	}
+	assert_int_equal(health_slot("one-too-many"), -1);
+	assert_int_equal(health_slot_find("one-too-many"), -1);
+	assert_int_equal(health_slot("dc63"), 63); /* known names still resolve */
+	assert_true(health_up_mask() == UINT64_MAX);
+	health_set_probed(63, false, "x");
+	assert_true(health_up_mask() == (UINT64_MAX >> 1));
+}
+
+static void test_mask_bits(void **state)
+{
+	(void)state;
+	assert_true(health_up_mask() == 0);
+	int a = health_slot("a");
+	int b = health_slot("b");
+	int c = health_slot("c");
+	uint64_t all = (UINT64_C(1) << a) | (UINT64_C(1) << b) | (UINT64_C(1) << c);
+	assert_true(health_up_mask() == all); /* probed state starts up */
+
+	health_set_probed(b, false, "connect refused");
+	assert_true(health_up_mask() == (all & ~(UINT64_C(1) << b)));
+	health_set_probed(b, false, "still refused"); /* no change */
+	assert_true(health_up_mask() == (all & ~(UINT64_C(1) << b)));
+	health_set_probed(b, true, "200 OK");
+	assert_true(health_up_mask() == all);
+
+	/* Out-of-range and unused slots are ignored. */
+	health_set_probed(-1, false, "x");
+	health_set_probed(HEALTH_MAX_SLOTS, false, "x");
+	health_set_probed(40, false, "x");
+	health_set_admin(40, HEALTH_ADMIN_DRAIN);
+	health_set_admin(a, (enum health_admin)7);
+	assert_true(health_up_mask() == all);
+}
+
+static void test_admin_precedence(void **state)
+{
+	(void)state;
+	int s = health_slot("us-east");
+	uint64_t bit = UINT64_C(1) << s;
+	struct health_status st;
+
+	/* Drain beats a healthy probe. */
+	health_set_admin(s, HEALTH_ADMIN_DRAIN);
+	assert_false(health_up_mask() & bit);
+	assert_true(health_status_of(s, &st));
+	assert_false(st.up);
+	assert_true(st.probed_up);
+	assert_int_equal(st.admin, HEALTH_ADMIN_DRAIN);
+	assert_string_equal(st.reason, "drained by operator");
+
+	/* A probe result while drained changes the probed state only. */
+	health_set_probed(s, false, "timeout after 2000 ms");
+	health_set_probed(s, true, "200 OK");
+	assert_false(health_up_mask() & bit);
+
+	/* Undrain: back to the probe's word. */
+	health_set_admin(s, HEALTH_ADMIN_NONE);
+	assert_true(health_up_mask() & bit);
+
+	/* Force-up beats a failing probe. */
+	health_set_probed(s, false, "connect refused");
+	assert_false(health_up_mask() & bit);
+	health_set_admin(s, HEALTH_ADMIN_FORCE_UP);
+	assert_true(health_up_mask() & bit);
+	assert_true(health_status_of(s, &st));
+	assert_true(st.up);
+	assert_false(st.probed_up);
+	assert_string_equal(st.reason, "forced up by operator; probe: connect refused");
+
+	/* Drain after force-up: the last override wins. */
+	health_set_admin(s, HEALTH_ADMIN_DRAIN);
+	assert_false(health_up_mask() & bit);
+	health_set_admin(s, HEALTH_ADMIN_NONE);
+	assert_false(health_up_mask() & bit); /* the probe still says down */
+	assert_true(health_status_of(s, &st));
+	assert_string_equal(st.reason, "connect refused");
+}
+
+static void test_since_and_status(void **state)
+{
+	(void)state;
+	time_t before = time(NULL);
+	int s = health_slot("eu-west");
+	struct health_status st;
+	assert_true(health_status_of(s, &st));
+	assert_true(st.up);
+	assert_true(st.since >= before && st.since <= time(NULL));
+	assert_int_equal(st.admin, HEALTH_ADMIN_NONE);
+	assert_string_equal(st.reason, "");
+	assert_false(health_status_of(s + 1, &st));
+	assert_false(health_status_of(-1, &st));
+	assert_false(health_status_of(HEALTH_MAX_SLOTS, &st));
+
+	/* A long reason is cut, not overflowed. */
+	char longer[400];
+	memset(longer, 'x', sizeof(longer) - 1);
+	longer[sizeof(longer) - 1] = '\0';
+	health_set_probed(s, false, longer);
+	assert_true(health_status_of(s, &st));
+	assert_false(st.up);
+	assert_int_equal(strlen(st.reason), sizeof(st.reason) - 1);
+	health_set_probed(s, true, NULL);
+	assert_true(health_status_of(s, &st));
+	assert_string_equal(st.reason, "");
+}
+
+static void test_reset(void **state)
+{
+	(void)state;
+	int s = health_slot("x");
+	health_set_admin(s, HEALTH_ADMIN_DRAIN);
+	health_reset();
+	assert_int_equal(health_slot_find("x"), -1);
+	assert_true(health_up_mask() == 0);
+	struct health_status st;
+	assert_false(health_status_of(s, &st));
+	/* A fresh slot after reset carries no old override. */
+	s = health_slot("x");
+	assert_true(health_status_of(s, &st));
+	assert_int_equal(st.admin, HEALTH_ADMIN_NONE);
+	assert_true(st.up);
+	assert_true(health_up_mask() == UINT64_C(1) << s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup(test_slots_stable, reset),
+	    cmocka_unit_test_setup(test_slots_full, reset),
+	    cmocka_unit_test_setup(test_mask_bits, reset),
+	    cmocka_unit_test_setup(test_admin_precedence, reset),
+	    cmocka_unit_test_setup(test_since_and_status, reset),
+	    cmocka_unit_test_setup(test_reset, reset),
+	};
+	int rc = cmocka_run_group_tests(tests, NULL, NULL);
+	health_reset();
+	return rc;
+}
