@@ -41,6 +41,17 @@ void health_set_probed(int slot, bool up, const char *reason);
 /* Sets the administrative override of a slot. */
 void health_set_admin(int slot, enum health_admin admin);
 
+/*
+ * Per-address state, for datacenters whose addresses are probed one by one:
+ * bit i set = address i of the datacenter is up, counting its `a`
+ * addresses first, then its `aaaa` addresses.  All ones (every address up)
+ * until a probe says otherwise.  The query path leaves out the addresses
+ * whose bit is clear, unless that would leave none (then it fails open and
+ * answers them all).  One atomic load.
+ */
+uint64_t health_address_mask(int slot);
+void health_set_address_mask(int slot, uint64_t mask);
+
 struct health_status {
 	const char *name;
 	bool up;        /* effective */

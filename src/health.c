@@ -36,6 +36,9 @@ struct health_entry {
 static pthread_mutex_t health_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct health_entry health_table[HEALTH_MAX_SLOTS];
 static _Atomic uint64_t health_mask;
+static _Atomic uint64_t health_addresses[HEALTH_MAX_SLOTS] = {
+	[0 ... HEALTH_MAX_SLOTS - 1] = UINT64_MAX,
+};
 
 static bool health_effective(const struct health_entry *e)
 {
@@ -187,7 +190,22 @@ void health_reset(void)
 	for (int i = 0; i < HEALTH_MAX_SLOTS; i++) {
 		free(health_table[i].name);
 		health_table[i] = (struct health_entry){0};
+		atomic_store(&health_addresses[i], UINT64_MAX);
 	}
 	atomic_store(&health_mask, 0);
 	pthread_mutex_unlock(&health_lock);
+}
+
+uint64_t health_address_mask(int slot)
+{
+	if (slot < 0 || slot >= HEALTH_MAX_SLOTS)
+		return UINT64_MAX;
+	return atomic_load_explicit(&health_addresses[slot], memory_order_acquire);
+}
+
+void health_set_address_mask(int slot, uint64_t mask)
+{
+	if (slot < 0 || slot >= HEALTH_MAX_SLOTS)
+		return;
+	atomic_store_explicit(&health_addresses[slot], mask, memory_order_release);
 }
