@@ -2,9 +2,9 @@
 # commands a fresh Debian 12 machine needs; both install what is missing.
 
 CC      ?= cc
-PKGS    := ldns libuv libmaxminddb yaml-0.1
+PKGS    := ldns libuv libmaxminddb yaml-0.1 openssl
 CFLAGS  ?= -O2 -g
-override CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wno-missing-field-initializers -Iinclude -D_GNU_SOURCE -pthread
+override CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wno-missing-field-initializers -Iinclude -D_GNU_SOURCE -pthread -DGEOSTEER_TLS
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 LDLIBS  += $(PKG_LIBS) -pthread -lm
@@ -35,7 +35,7 @@ $(BUILD)/geosteerctl: tools/geosteerctl.c | $(BUILD)
 $(BUILD)/geosteerd: $(BUILD)/main.o $(LIB_OBJ)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/%.o: src/%.c $(wildcard include/*.h) | $(BUILD)
+$(BUILD)/%.o: src/%.c $(wildcard include/*.h) Makefile | $(BUILD)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJ) | $(BUILD)
@@ -60,7 +60,9 @@ unit: $(UNIT_BIN) $(GEO_FIXTURES)
 
 integration: geosteerd geosteerctl
 	@tests/integration/run
-	@# control-test joins once policy answers land: tests/integration/control-test
+	@tests/integration/control-test
+	@tests/integration/steering-test
+	@tests/integration/probe-test
 
 compare: geosteerd
 	@tests/compare/run
@@ -73,17 +75,24 @@ test: deps
 
 # AddressSanitizer + UBSan build; the whole suite runs against it.
 asan: deps
-	@$(MAKE) --no-print-directory BUILD=build-asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" all unit
+	@$(MAKE) --no-print-directory BUILD=build-asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" build-asan/geosteerd build-asan/geosteerctl unit
 	@GEOSTEERD=build-asan/geosteerd tests/integration/run
 	@GEOSTEERD=build-asan/geosteerd GEOSTEERCTL=build-asan/geosteerctl tests/integration/control-test
+	@GEOSTEERD=build-asan/geosteerd GEOSTEERCTL=build-asan/geosteerctl tests/integration/steering-test
+	@GEOSTEERD=build-asan/geosteerd GEOSTEERCTL=build-asan/geosteerctl tests/integration/probe-test
 	@GEOSTEERD=build-asan/geosteerd tests/compare/run
 
 FUZZ_SECONDS ?= 60
 fuzz: deps
 	@tools/run-fuzz $(FUZZ_SECONDS)
 
+# The demo GeoIP database geosteer.yaml names (built from text, never committed).
+build/demo-geo.mmdb: zones/demo-geo.txt tools/mkgeodb
+	@mkdir -p build
+	tools/mkgeodb $< $@
+
 run: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all build/demo-geo.mmdb
 	./geosteerd -c geosteer.yaml
 
 clean:

@@ -159,7 +159,8 @@ static void fuzz_query_path(const uint8_t *data, size_t size, enum wire_parse_st
 	v6.sin6_addr = in6addr_loopback;
 
 	struct query_client udp = {.addr = (const struct sockaddr *)&v4, .transport = QUERY_UDP};
-	size_t len = query_respond(fuzz_zones, &settings, &udp, data, size, fuzz_resp, sizeof fuzz_resp);
+	size_t len =
+	    query_respond(fuzz_zones, NULL, &settings, &udp, data, size, fuzz_resp, sizeof fuzz_resp);
 	if (status == WIRE_PARSE_DROP && len != 0)
 		abort();
 	if (len > 0) {
@@ -169,7 +170,7 @@ static void fuzz_query_path(const uint8_t *data, size_t size, enum wire_parse_st
 	}
 
 	struct query_client tcp = {.addr = (const struct sockaddr *)&v6, .transport = QUERY_TCP};
-	len = query_respond(fuzz_zones, &settings, &tcp, data, size, fuzz_resp, sizeof fuzz_resp);
+	len = query_respond(fuzz_zones, NULL, &settings, &tcp, data, size, fuzz_resp, sizeof fuzz_resp);
 	if (status == WIRE_PARSE_DROP && len != 0)
 		abort();
 	if (len > 0)

@@ -22,7 +22,20 @@
  *   datacenters: NAME: { location: [LAT -90..90, LON -180..180],
  *           jurisdiction: string, a: [IPv4...], aaaa: [IPv6...] (non-empty,
  *           no duplicates, stored canonical), cname: name (stored absolute,
- *           lower-case; not together with a / aaaa) }
+ *           lower-case; not together with a / aaaa), check: NAME or
+ *           [NAME...] (names from checks:; not with cname; at most 64
+ *           addresses) }
+ *   checks: NAME: { type: tcp|http|https|dns (required), port (1..65535;
+ *           default 80 / 443 / 53, required for tcp), interval (100ms..1h,
+ *           default 10s), timeout (10ms..10m, default 2s, less than
+ *           interval), rise, fall (1..1000, default 2 and 3), max_rtt
+ *           (duration, optional), initial: up|down (default up);
+ *           http/https only: path (starts with '/', default /), host,
+ *           expect_status (list of 100..599 or one, default [200]),
+ *           expect_body (1..4096 bytes); https only: tls_verify (default
+ *           true); dns only: query ("NAME TYPE", required), expect_rcode
+ *           (NOERROR, NXDOMAIN..., default NOERROR) }.  Durations: a
+ *           number of ms, or with ms, s, m, h.
  *   policies: NAME: exactly one of
  *             geo: { KEY: TARGET }   KEY: continent:XX (AF AN AS EU NA OC SA),
  *                                    country:XX, subdivision:XX-YYY (1-3
@@ -44,7 +57,8 @@
  *           default min(ttl, 10)) } } }; NAME is "@", relative to origin or
  *           absolute, and must be a valid domain name
  * Names that refer to other entries (targets, record policies, allowed
- * datacenters) are checked by the policy module, not here; every target and
+ * datacenters) are checked by the policy module, not here (a datacenter's
+ * check names are checked here, against checks:); every target and
  * record keeps its line for that.
  */
 #ifndef GEOSTEER_CONFIG_H
@@ -99,6 +113,34 @@ struct config_datacenter {
 	char **aaaa;         /* IPv6 addresses, presentation form, validated */
 	size_t aaaa_count;
 	char *cname;         /* absolute name (trailing dot added), or NULL */
+	char **checks;       /* check: NAME or [NAME...]: every address is probed by each */
+	size_t check_count;
+	int check_line;      /* line of `check:`, for unknown-name errors */
+};
+
+enum config_check_type { CONFIG_CHECK_TCP, CONFIG_CHECK_HTTP, CONFIG_CHECK_HTTPS, CONFIG_CHECK_DNS };
+
+/* checks: NAME: {...}, see the key list at the top. */
+struct config_check {
+	char *name;
+	int line;
+	enum config_check_type type;
+	uint16_t port;               /* default: 80 http, 443 https, 53 dns; required for tcp */
+	char *path;                  /* http, https: request path, default "/" */
+	char *host;                  /* http, https: Host header and SNI; NULL: the address */
+	unsigned *expect_status;     /* http, https: default [200] */
+	size_t expect_status_count;
+	char *expect_body;           /* http, https: substring of the first 4 KiB, or NULL */
+	char *query_name;            /* dns: absolute, lower-case ("health.shop.example.") */
+	uint16_t query_type;         /* dns: RR type number */
+	unsigned expect_rcode;       /* dns: default NOERROR (0) */
+	unsigned interval_ms;        /* default 10 s */
+	unsigned timeout_ms;         /* default 2 s, less than interval */
+	unsigned rise;               /* default 2 */
+	unsigned fall;               /* default 3 */
+	unsigned max_rtt_ms;         /* 0: none */
+	bool initial_up;             /* initial: up (default) | down */
+	bool tls_verify;             /* https: default true */
 };
 
 enum config_policy_kind {
@@ -157,6 +199,8 @@ struct config {
 	size_t policy_count;
 	struct config_fence *fences;
 	size_t fence_count;
+	struct config_check *checks; /* in the order written */
+	size_t check_count;
 };
 
 /* Returns 0, or -1 with one line "FILE:LINE: message" in err; on failure

@@ -17,6 +17,7 @@
 #define GEOSTEER_HEALTH_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -59,10 +60,42 @@ struct health_status {
 	enum health_admin admin;
 	time_t since;   /* when the effective state last changed */
 	char reason[128];
+	double rtt_ms;  /* health_rtt_ms() */
 };
 
 /* Copies the status of a slot; false when the slot is unused. */
 bool health_status_of(int slot, struct health_status *out);
+
+/*
+ * Probe RTT of a datacenter: a moving average over the successful probes
+ * of all its addresses, in milliseconds; negative until one has been
+ * measured.  One atomic load (kept in whole microseconds), so the query
+ * path may read it.  A negative value sets it back to unknown.
+ */
+double health_rtt_ms(int slot);
+void health_set_rtt_ms(int slot, double ms);
+
+/* What the probes know about one (address, check) pair, for operators. */
+struct health_probe {
+	char address[48];  /* presentation form */
+	char check[72];    /* the check's name */
+	bool up;           /* the pair's rise/fall state */
+	time_t since;      /* when that state last changed (or the pair started) */
+	bool has_result;   /* false until the first probe completed */
+	bool last_ok;      /* the last result */
+	char reason[128];  /* why the last result was what it was */
+	unsigned rtt_ms;   /* of the last probe */
+	unsigned ok_count; /* consecutive successes, failures */
+	unsigned fail_count;
+};
+
+/* Replaces the slot's list of probe details (count 0: not probed).  Kept
+ * under the writers' mutex; the query path never reads it. */
+void health_set_probes(int slot, const struct health_probe *probes, size_t count);
+
+/* Copies up to max of the slot's probe details into out, in the order
+ * given to health_set_probes; returns how many there are. */
+size_t health_probes_of(int slot, struct health_probe *out, size_t max);
 
 /* Forgets every slot (tests only). */
 void health_reset(void);

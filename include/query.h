@@ -4,9 +4,24 @@
  * wildcards, RFC 6891 EDNS, RFC 8482 minimal ANY, RFC 5001 NSID).
  *
  * query_respond() is the whole query path after the socket: parse with
- * wire, decide with zone, write with wire.  It allocates nothing, takes no
- * lock and cannot fail except by answering FORMERR, NOTIMP, REFUSED or
- * SERVFAIL as the protocol says (or dropping what must not be answered).
+ * wire, decide with zone (and, for names a steering policy owns, with
+ * policy_evaluate against the live health mask), write with wire.  It
+ * allocates nothing, takes no lock and cannot fail except by answering
+ * FORMERR, NOTIMP, REFUSED or SERVFAIL as the protocol says (or dropping
+ * what must not be answered).
+ *
+ * Policy names: A / AAAA get the addresses of the datacenters the policy
+ * chose (in datacenter order, leaving out addresses whose per-address
+ * health bit is clear unless that leaves none, at most `max`), with the
+ * policy's TTL (down_ttl when degraded); a chosen datacenter with a cname
+ * makes the answer that CNAME, followed inside the zone as usual; no
+ * address of the asked family is NODATA.  CNAME gets the CNAME of a cname
+ * datacenter; ANY the A answer (RFC 8482: one RRset); other types the
+ * node's static RRsets.  The client is the EDNS Client Subnet (RFC 7871)
+ * when the query has a usable one (source prefix > 0) and the set honours
+ * it, else the packet's source; the reply's ECS scope is the widest scope
+ * any policy on the CNAME chain reported (0 when only static data
+ * answered, or when ECS was not used).
  */
 #ifndef GEOSTEER_QUERY_H
 #define GEOSTEER_QUERY_H
@@ -16,6 +31,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+struct policy_set;
 struct zone_table;
 
 struct query_settings {
@@ -27,7 +43,7 @@ struct query_settings {
 enum query_transport { QUERY_UDP, QUERY_TCP };
 
 struct query_client {
-	const struct sockaddr *addr; /* source of the packet */
+	const struct sockaddr *addr; /* source of the packet (AF_INET / AF_INET6); NULL: 0.0.0.0 */
 	enum query_transport transport;
 };
 
@@ -36,10 +52,13 @@ struct query_client {
  * TCP) and returns its length; 0 means send nothing.  Over UDP the reply
  * fits the client's limit (512 without EDNS, else its advertised size,
  * capped at settings->udp_payload): what does not fit sets TC and is left
- * out as whole RRsets.
+ * out as whole RRsets.  policies is the set the zones' policy nodes point
+ * into (snapshot->policies); NULL only for tables without policy nodes (a
+ * policy node is then answered SERVFAIL).  client may be NULL (UDP from
+ * 0.0.0.0).
  */
-size_t query_respond(const struct zone_table *zones, const struct query_settings *settings,
-		     const struct query_client *client, const uint8_t *req, size_t reqlen, uint8_t *resp,
-		     size_t respcap);
+size_t query_respond(const struct zone_table *zones, const struct policy_set *policies,
+                     const struct query_settings *settings, const struct query_client *client,
+                     const uint8_t *req, size_t reqlen, uint8_t *resp, size_t respcap);
 
 #endif

@@ -70,6 +70,8 @@ enum schema_type {
 	SCHEMA_TARGETS, /* list of names → struct config_policy_target */
 	SCHEMA_GEO,     /* mapping KEY → name (KEY checked by .check) → targets */
 	SCHEMA_WEIGHTS, /* mapping name → weight .min..max → targets */
+	SCHEMA_CHOICE,  /* one word of .what ("tcp http ..."), any case; stores its index */
+	SCHEMA_UINTS,   /* list of unsigned .min..max (or one), stored unsigned[] + count */
 };
 
 /* Checks one item's text and writes its canonical form to out.  Returns
@@ -108,6 +110,7 @@ struct schema_item {
 	int variant;              /* >0: one of an exclusive set; stores variant-1 at variant_offset */
 	size_t variant_offset;
 	const char *only_with; /* an option valid only with this variant row */
+	bool scalar_ok;        /* STRLIST: a single value stands for a one-item list */
 };
 
 /* One schema row per key.  S is the struct the value is stored in. */
@@ -160,6 +163,16 @@ struct schema_item {
 		.name = key, .type = SCHEMA_STRLIST, .offset = offsetof(S, field),                           \
 		.count_offset = offsetof(S, count), .check = fn, .what = item, .min = least, .required = req \
 	}
+#define KEY_CHOICE(key, S, field, words, dflt)                                                               \
+	{                                                                                                    \
+		.name = key, .type = SCHEMA_CHOICE, .offset = offsetof(S, field),                            \
+		.width = FIELD_SIZE(S, field), .what = words, .def = dflt                                    \
+	}
+#define KEY_UINTS(key, S, field, count, lo, hi)                                                              \
+	{                                                                                                    \
+		.name = key, .type = SCHEMA_UINTS, .offset = offsetof(S, field),                             \
+		.count_offset = offsetof(S, count), .min = lo, .max = hi                                     \
+	}
 #define KEY_SECTION(key, items)                                                                              \
 	{                                                                                                    \
 		.name = key, .type = SCHEMA_SECTION, .sub = items                                            \
@@ -201,7 +214,8 @@ static unsigned long config_default_workers(void)
 
 static schema_check_fn check_ipv4, check_ipv6, check_geo_key, check_client_selector, check_allowed_selector,
     check_record_name;
-static schema_finish_fn finish_datacenter, finish_record;
+static schema_check_fn check_check_name;
+static schema_finish_fn finish_datacenter, finish_record, finish_check;
 
 /* clang-format off */
 static const struct schema_item schema_server[] = {
@@ -243,6 +257,30 @@ static const struct schema_item schema_datacenter[] = {
 	KEY_STRLIST("a", struct config_datacenter, a, a_count, check_ipv4, "IPv4 address", 1, false),
 	KEY_STRLIST("aaaa", struct config_datacenter, aaaa, aaaa_count, check_ipv6, "IPv6 address", 1, false),
 	KEY_DNAME("cname", struct config_datacenter, cname),
+	{.name = "check", .type = SCHEMA_STRLIST, .offset = offsetof(struct config_datacenter, checks),
+	 .count_offset = offsetof(struct config_datacenter, check_count), .check = check_check_name,
+	 .what = "check name", .min = 1, .scalar_ok = true},
+	{0},
+};
+
+/* Type-specific keys are checked against the type by finish_check. */
+static const struct schema_item schema_check[] = {
+	KEY_CHOICE("type", struct config_check, type, "tcp http https dns", NULL), /* required: finish_check */
+	KEY_UINT("port", struct config_check, port, 1, 65535, NULL),               /* default by type */
+	KEY_STRING("path", struct config_check, path, 1024, false),
+	KEY_STRING("host", struct config_check, host, 255, false),
+	KEY_UINTS("expect_status", struct config_check, expect_status, expect_status_count, 100, 599),
+	KEY_STRING("expect_body", struct config_check, expect_body, 4096, false),
+	KEY_STRING("query", struct config_check, query_name, 1100, false),         /* split by finish_check */
+	KEY_CHOICE("expect_rcode", struct config_check, expect_rcode,
+	           "NOERROR FORMERR SERVFAIL NXDOMAIN NOTIMP REFUSED YXDOMAIN YXRRSET NXRRSET NOTAUTH NOTZONE", "NOERROR"),
+	KEY_MSEC("interval", struct config_check, interval_ms, 100, 3600000, "10s"),
+	KEY_MSEC("timeout", struct config_check, timeout_ms, 10, 600000, "2s"),
+	KEY_UINT("rise", struct config_check, rise, 1, 1000, "2"),
+	KEY_UINT("fall", struct config_check, fall, 1, 1000, "3"),
+	KEY_MSEC("max_rtt", struct config_check, max_rtt_ms, 1, 600000, NULL),
+	KEY_CHOICE("initial", struct config_check, initial_up, "down up", "up"),
+	KEY_BOOL("tls_verify", struct config_check, tls_verify, "true"),
 	{0},
 };
 
@@ -278,6 +316,8 @@ static const struct schema_item schema_top[] = {
 	KEY_NAMED("residency", struct config, fences, fence_count, struct config_fence, name, line,
 	          schema_fence, "residency", NULL, NULL),
 	KEY_TABLE("zones", struct config, zones, zone_count, struct config_zone, line, schema_zone, "zone"),
+	KEY_NAMED("checks", struct config, checks, check_count, struct config_check, name, line,
+	          schema_check, "check", check_check_name, finish_check),
 	{0},
 };
 /* clang-format on */
@@ -446,6 +486,23 @@ static bool parse_bool(const char *text, bool *out)
 			*out = false;
 			return true;
 		}
+	}
+	return false;
+}
+
+/* The index of text among the space-separated words, ignoring case. */
+static bool parse_choice(const char *words, const char *text, unsigned long *out)
+{
+	size_t len = strlen(text);
+	unsigned long i = 0;
+	for (const char *w = words; *w; i++) {
+		size_t wlen = strcspn(w, " ");
+		if (wlen == len && !strncasecmp(w, text, len)) {
+			*out = i;
+			return true;
+		}
+		w += wlen;
+		w += *w == ' ';
 	}
 	return false;
 }
@@ -630,6 +687,18 @@ static const char *check_allowed_selector(const char *text, char *out, size_t ou
 	return copy_out(text, out, outlen);
 }
 
+/* A check's name: it appears in log lines and JSON, so printable ASCII
+ * without spaces or commas keeps those readable. */
+static const char *check_check_name(const char *text, char *out, size_t outlen)
+{
+	if (strlen(text) > 64)
+		return "at most 64 characters";
+	for (const char *p = text; *p; p++)
+		if (*p <= ' ' || *p > '~' || *p == ',')
+			return "letters, digits and punctuation only";
+	return copy_out(text, out, outlen);
+}
+
 /* "@", a name relative to the zone's origin, or an absolute one. */
 static const char *check_record_name(const char *text, char *out, size_t outlen)
 {
@@ -702,6 +771,11 @@ static void schema_free_item(const struct schema_item *it, void *base)
 		*count_field(it, base) = 0;
 		break;
 	}
+	case SCHEMA_UINTS:
+		free(*(unsigned **)field);
+		*(unsigned **)field = NULL;
+		*count_field(it, base) = 0;
+		break;
 	case SCHEMA_STRLIST: {
 		char **list = *(char ***)field;
 		for (size_t i = 0; i < *count_field(it, base); i++)
@@ -739,6 +813,7 @@ static void schema_free_item(const struct schema_item *it, void *base)
 	case SCHEMA_MSEC:
 	case SCHEMA_BOOL:
 	case SCHEMA_COORDS:
+	case SCHEMA_CHOICE:
 		break;
 	}
 }
@@ -770,6 +845,12 @@ static int schema_set_scalar(struct config_reader *r, const struct schema_item *
 			    r, line, "%s %s: want a duration (1500, \"500ms\", \"10s\", \"2m\"), got '%s'",
 			    it->name, where, text);
 		break;
+	case SCHEMA_CHOICE:
+		if (!parse_choice(it->what, text, &v))
+			return config_fail(r, line, "%s %s: want one of %s, got '%s'", it->name, where,
+			                   it->what, text);
+		store_uint(field, it->width, v);
+		return 0;
 	case SCHEMA_BOOL: {
 		bool b;
 		if (!parse_bool(text, &b))
@@ -935,11 +1016,12 @@ static int schema_check_item(struct config_reader *r, const struct schema_item *
 static int schema_read_strlist(struct config_reader *r, const struct schema_item *it, void *base,
                                yaml_node_t *value, const char *where)
 {
-	if (value->type != YAML_SEQUENCE_NODE)
+	yaml_node_t *single = it->scalar_ok && value->type == YAML_SCALAR_NODE ? value : NULL;
+	if (!single && value->type != YAML_SEQUENCE_NODE)
 		return config_fail(r, node_line(value), "%s %s: want a list, got %s", it->name, where,
 		                   node_kind(value));
 	schema_free_item(it, base);
-	size_t n = seq_len(value);
+	size_t n = single ? 1 : seq_len(value);
 	if (n < it->min)
 		return config_fail(r, node_line(value), "%s %s: the list is empty", it->name, where);
 	char ***list = (char ***)((char *)base + it->offset);
@@ -950,7 +1032,7 @@ static int schema_read_strlist(struct config_reader *r, const struct schema_item
 	if (!*list)
 		return config_fail(r, node_line(value), "out of memory");
 	for (size_t i = 0; i < n; i++) {
-		yaml_node_t *item = seq_at(r, value, i);
+		yaml_node_t *item = single ? single : seq_at(r, value, i);
 		char canon[DNAME_TEXT_MAXLEN];
 		if (item->type != YAML_SCALAR_NODE)
 			return config_fail(r, node_line(item),
@@ -967,6 +1049,42 @@ static int schema_read_strlist(struct config_reader *r, const struct schema_item
 		if (!(*list)[*count])
 			return config_fail(r, node_line(item), "out of memory");
 		(*count)++;
+	}
+	return 0;
+}
+
+/* A list of numbers, or one number standing for a one-item list. */
+static int schema_read_uintlist(struct config_reader *r, const struct schema_item *it, void *base,
+                                yaml_node_t *value, const char *where)
+{
+	bool single = value->type == YAML_SCALAR_NODE;
+	if (!single && value->type != YAML_SEQUENCE_NODE)
+		return config_fail(r, node_line(value), "%s %s: want a list of integers, got %s", it->name,
+		                   where, node_kind(value));
+	schema_free_item(it, base);
+	size_t n = single ? 1 : seq_len(value);
+	if (n == 0)
+		return config_fail(r, node_line(value), "%s %s: the list is empty", it->name, where);
+	unsigned **list = (unsigned **)((char *)base + it->offset);
+	size_t *count = count_field(it, base);
+	*list = calloc(n, sizeof(**list));
+	if (!*list)
+		return config_fail(r, node_line(value), "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		yaml_node_t *item = single ? value : seq_at(r, value, i);
+		unsigned long v;
+		if (item->type != YAML_SCALAR_NODE || !parse_uint(node_text(item), &v) || v < it->min ||
+		    v > it->max)
+			return config_fail(r, node_line(item), "%s %s: want integers %lu..%lu, got %s%s%s",
+			                   it->name, where, it->min, it->max,
+			                   item->type == YAML_SCALAR_NODE ? "'" : "",
+			                   item->type == YAML_SCALAR_NODE ? node_text(item) : node_kind(item),
+			                   item->type == YAML_SCALAR_NODE ? "'" : "");
+		for (size_t k = 0; k < *count; k++)
+			if ((*list)[k] == v)
+				return config_fail(r, node_line(item), "duplicate %s %lu %s", it->name, v,
+				                   where);
+		(*list)[(*count)++] = (unsigned)v;
 	}
 	return 0;
 }
@@ -1265,6 +1383,8 @@ static int schema_read_value(struct config_reader *r, const struct schema_item *
 		return schema_read_coords(r, it, base, value, where);
 	case SCHEMA_STRLIST:
 		return schema_read_strlist(r, it, base, value, where);
+	case SCHEMA_UINTS:
+		return schema_read_uintlist(r, it, base, value, where);
 	case SCHEMA_TARGETS:
 		return schema_read_targets(r, it, base, value, where);
 	case SCHEMA_GEO:
@@ -1345,18 +1465,159 @@ static int finish_record(struct config_reader *r, const struct schema_item *item
 static int finish_datacenter(struct config_reader *r, const struct schema_item *items, char *elem,
                              const int *lines, const char *where)
 {
-	const struct config_datacenter *dc = (const struct config_datacenter *)elem;
+	struct config_datacenter *dc = (struct config_datacenter *)elem;
 	if (dc->cname && (dc->a_count || dc->aaaa_count))
 		return config_fail(r, lines[schema_index(items, "cname")],
 		                   "cname %s: a datacenter with a cname "
 		                   "cannot have a or aaaa addresses",
 		                   where);
+	int check_line = lines[schema_index(items, "check")];
+	dc->check_line = check_line;
+	if (dc->check_count && !dc->a_count && !dc->aaaa_count)
+		return config_fail(r, check_line,
+		                   "check %s: a datacenter without a or aaaa addresses has nothing to probe",
+		                   where);
+	/* Per-address health is one 64-bit mask per datacenter (health.h). */
+	if (dc->check_count && dc->a_count + dc->aaaa_count > 64)
+		return config_fail(r, check_line,
+		                   "check %s: at most 64 addresses can be probed, there are %zu", where,
+		                   dc->a_count + dc->aaaa_count);
+	return 0;
+}
+
+/* "NAME TYPE" (health.shop.example A): the RR types a health query asks. */
+static bool parse_query(const char *text, char *name, size_t namelen, uint16_t *type)
+{
+	static const struct {
+		const char *name;
+		uint16_t type;
+	} types[] = {{"A", 1},    {"NS", 2},    {"CNAME", 5}, {"SOA", 6},   {"PTR", 12}, {"MX", 15},
+	             {"TXT", 16}, {"AAAA", 28}, {"SRV", 33},  {"CAA", 257}, {"ANY", 255}};
+	const char *space = strrchr(text, ' ');
+	if (!space || space == text)
+		return false;
+	const char *t = space + 1;
+	bool found = false;
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]) && !found; i++)
+		if (!strcasecmp(t, types[i].name)) {
+			*type = types[i].type;
+			found = true;
+		}
+	unsigned long n;
+	if (!found && !strncasecmp(t, "TYPE", 4) && parse_uint(t + 4, &n) && n >= 1 && n <= 65535) {
+		*type = (uint16_t)n;
+		found = true;
+	}
+	char copy[DNAME_TEXT_MAXLEN];
+	size_t len = (size_t)(space - text);
+	if (!found || len >= sizeof(copy))
+		return false;
+	memcpy(copy, text, len);
+	copy[len] = '\0';
+	uint8_t wire[DNAME_MAXLEN];
+	return dname_from_text(copy, wire) >= 0 && dname_to_text(wire, name, namelen) >= 0;
+}
+
+/* No CR, LF or other control bytes: path and host go into a request line. */
+static bool header_safe(const char *text)
+{
+	for (const char *p = text; *p; p++)
+		if ((unsigned char)*p <= ' ' || *p == 0x7f)
+			return false;
+	return true;
+}
+
+/* Keys that only mean something for one type, defaults that depend on the
+ * type, and timeout against interval. */
+static int finish_check(struct config_reader *r, const struct schema_item *items, char *elem,
+                        const int *lines, const char *where)
+{
+	struct config_check *c = (struct config_check *)elem;
+	static const char *const type_names[] = {"tcp", "http", "https", "dns"};
+	static const struct {
+		const char *key;
+		unsigned types; /* bit per enum config_check_type */
+		const char *valid;
+	} only[] = {
+	    {"path", 1u << CONFIG_CHECK_HTTP | 1u << CONFIG_CHECK_HTTPS, "http or https"},
+	    {"host", 1u << CONFIG_CHECK_HTTP | 1u << CONFIG_CHECK_HTTPS, "http or https"},
+	    {"expect_status", 1u << CONFIG_CHECK_HTTP | 1u << CONFIG_CHECK_HTTPS, "http or https"},
+	    {"expect_body", 1u << CONFIG_CHECK_HTTP | 1u << CONFIG_CHECK_HTTPS, "http or https"},
+	    {"tls_verify", 1u << CONFIG_CHECK_HTTPS, "https"},
+	    {"query", 1u << CONFIG_CHECK_DNS, "dns"},
+	    {"expect_rcode", 1u << CONFIG_CHECK_DNS, "dns"},
+	};
+	if (!lines[schema_index(items, "type")])
+		return config_fail(r, c->line, "check '%s' has no 'type' (tcp, http, https or dns)", c->name);
+	for (size_t i = 0; i < sizeof(only) / sizeof(only[0]); i++) {
+		int line = lines[schema_index(items, only[i].key)];
+		if (line && !(only[i].types & 1u << c->type))
+			return config_fail(r, line, "%s %s: only valid with type %s, not %s", only[i].key,
+			                   where, only[i].valid, type_names[c->type]);
+	}
+	if (!c->port) {
+		static const uint16_t ports[] = {0, 80, 443, 53};
+		if (c->type == CONFIG_CHECK_TCP)
+			return config_fail(r, c->line, "check '%s' (type tcp) has no 'port'", c->name);
+		c->port = ports[c->type];
+	}
+	if (c->type == CONFIG_CHECK_HTTP || c->type == CONFIG_CHECK_HTTPS) {
+		if (!c->path && !(c->path = strdup("/")))
+			return config_fail(r, c->line, "out of memory");
+		if (c->path[0] != '/' || !header_safe(c->path))
+			return config_fail(r, lines[schema_index(items, "path")],
+			                   "path %s: want an absolute path without spaces, got '%s'", where,
+			                   c->path);
+		if (c->host && !header_safe(c->host))
+			return config_fail(r, lines[schema_index(items, "host")],
+			                   "host %s: want a host name without spaces, got '%s'", where,
+			                   c->host);
+		if (!c->expect_status_count) {
+			if (!(c->expect_status = malloc(sizeof(*c->expect_status))))
+				return config_fail(r, c->line, "out of memory");
+			c->expect_status[0] = 200;
+			c->expect_status_count = 1;
+		}
+	}
+	if (c->type == CONFIG_CHECK_DNS) {
+		/* query: is read into query_name as written, then split here. */
+		char name[DNAME_TEXT_MAXLEN];
+		if (!c->query_name)
+			return config_fail(r, c->line, "check '%s' (type dns) has no 'query'", c->name);
+		if (!parse_query(c->query_name, name, sizeof(name), &c->query_type))
+			return config_fail(r, lines[schema_index(items, "query")],
+			                   "query %s: want \"NAME TYPE\" (health.example.com A), got '%s'",
+			                   where, c->query_name);
+		char *copy = strdup(name);
+		if (!copy)
+			return config_fail(r, c->line, "out of memory");
+		free(c->query_name);
+		c->query_name = copy;
+	}
+	if (c->timeout_ms >= c->interval_ms) {
+		int line = lines[schema_index(items, "timeout")];
+		return config_fail(r, line ? line : lines[schema_index(items, "interval")],
+		                   "timeout %s: %u ms must be less than the interval, %u ms", where,
+		                   c->timeout_ms, c->interval_ms);
+	}
 	return 0;
 }
 
 /* Targets name a datacenter or a policy: one name must not be both. */
 static int config_check_names(struct config_reader *r, const struct config *c)
 {
+	for (size_t i = 0; i < c->datacenter_count; i++) {
+		const struct config_datacenter *dc = &c->datacenters[i];
+		for (size_t k = 0; k < dc->check_count; k++) {
+			size_t j = 0;
+			while (j < c->check_count && strcmp(c->checks[j].name, dc->checks[k]))
+				j++;
+			if (j == c->check_count)
+				return config_fail(r, dc->check_line,
+				                   "check in datacenter %s: no check named '%s' in checks:",
+				                   dc->name, dc->checks[k]);
+		}
+	}
 	for (size_t i = 0; i < c->policy_count; i++)
 		for (size_t k = 0; k < c->datacenter_count; k++)
 			if (!strcmp(c->policies[i].name, c->datacenters[k].name))

@@ -311,6 +311,45 @@ static void control_cmd_status(struct control_server *s, struct control_reply *r
 	control_reply_raw(r, "]}");
 }
 
+/* ,"probes":[{"address":..,"check":..,"up":B,"since":..,"last":"ok"|"failed"|null,
+ * "reason":..,"rtt_ms":N,"ok":N,"failed":N}] — one per probed (address,
+ * check), empty for a datacenter without checks. */
+static void control_reply_probes(struct control_reply *r, int slot)
+{
+	struct health_probe fixed[8];
+	struct health_probe *probes = fixed;
+	size_t count = health_probes_of(slot, fixed, 8);
+	if (count > 8) {
+		probes = malloc(count * sizeof(*probes));
+		/* The list may have changed in between: take what is there now. */
+		size_t again = probes ? health_probes_of(slot, probes, count) : 0;
+		count = again < count ? again : count;
+		if (!probes) {
+			probes = fixed;
+			count = 8;
+		}
+	}
+	control_reply_raw(r, ",\"probes\":[");
+	for (size_t i = 0; i < count; i++) {
+		const struct health_probe *p = &probes[i];
+		char since[32];
+		control_time_text(p->since, since, sizeof(since));
+		control_reply_raw(r, i ? ",{\"address\":" : "{\"address\":");
+		control_reply_str(r, p->address);
+		control_reply_raw(r, ",\"check\":");
+		control_reply_str(r, p->check);
+		const char *last = !p->has_result ? "null" : p->last_ok ? "\"ok\"" : "\"failed\"";
+		control_reply_fmt(r, ",\"up\":%s,\"since\":\"%s\",\"last\":%s,\"reason\":",
+		                  p->up ? "true" : "false", since, last);
+		control_reply_str(r, p->reason);
+		control_reply_fmt(r, ",\"rtt_ms\":%u,\"ok\":%u,\"failed\":%u}", p->rtt_ms, p->ok_count,
+		                  p->fail_count);
+	}
+	control_reply_raw(r, "]");
+	if (probes != fixed)
+		free(probes);
+}
+
 static void control_cmd_health(struct control_reply *r)
 {
 	control_reply_raw(r, "{\"ok\":true,\"datacenters\":[");
@@ -324,10 +363,15 @@ static void control_cmd_health(struct control_reply *r)
 		control_reply_raw(r, first ? "{\"name\":" : ",{\"name\":");
 		first = false;
 		control_reply_str(r, st.name);
-		control_reply_fmt(r,
-		                  ",\"up\":%s,\"probed_up\":%s,\"admin\":\"%s\",\"since\":\"%s\",\"reason\":",
+		control_reply_fmt(r, ",\"up\":%s,\"probed_up\":%s,\"admin\":\"%s\",\"since\":\"%s\"",
 		                  st.up ? "true" : "false", st.probed_up ? "true" : "false",
 		                  control_admin_name(st.admin), since);
+		if (st.rtt_ms >= 0)
+			control_reply_fmt(r, ",\"rtt_ms\":%.1f", st.rtt_ms);
+		else
+			control_reply_raw(r, ",\"rtt_ms\":null");
+		control_reply_probes(r, slot);
+		control_reply_raw(r, ",\"reason\":");
 		control_reply_str(r, st.reason);
 		control_reply_raw(r, "}");
 	}

@@ -13,6 +13,11 @@
  * so the log lines come out in the order the changes happened.  The query
  * path only ever does one atomic load of health_mask: no lock, and a bit
  * flipped here is seen by the next query.  Bits of unused slots are 0.
+ *
+ * Probe details (one entry per probed address and check) are only for the
+ * control socket: a malloc'ed copy per slot, replaced whole under the same
+ * mutex.  The per-datacenter RTT average is an atomic word like the masks,
+ * for the latency policy to read from the query path.
  */
 #include "health.h"
 
@@ -31,6 +36,8 @@ struct health_entry {
 	bool up; /* effective, mirrors the slot's bit in health_mask */
 	time_t since;
 	char probe_reason[128];
+	struct health_probe *probes; /* details, for `health` */
+	size_t probe_count;
 };
 
 static pthread_mutex_t health_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -38,6 +45,10 @@ static struct health_entry health_table[HEALTH_MAX_SLOTS];
 static _Atomic uint64_t health_mask;
 static _Atomic uint64_t health_addresses[HEALTH_MAX_SLOTS] = {
 	[0 ... HEALTH_MAX_SLOTS - 1] = UINT64_MAX,
+};
+#define HEALTH_RTT_UNKNOWN UINT32_MAX
+static _Atomic uint32_t health_rtt_us[HEALTH_MAX_SLOTS] = {
+	[0 ... HEALTH_MAX_SLOTS - 1] = HEALTH_RTT_UNKNOWN,
 };
 
 static bool health_effective(const struct health_entry *e)
@@ -168,7 +179,8 @@ bool health_status_of(int slot, struct health_status *out)
 		                              .up = e->up,
 		                              .probed_up = e->probed_up,
 		                              .admin = e->admin,
-		                              .since = e->since};
+		                              .since = e->since,
+		                              .rtt_ms = health_rtt_ms(slot)};
 		/* An override is the reason that matters; the probe's own word
 		 * is kept after it so a drained-and-dead datacenter says both. */
 		if (e->admin != HEALTH_ADMIN_NONE && e->probe_reason[0])
@@ -189,8 +201,10 @@ void health_reset(void)
 	pthread_mutex_lock(&health_lock);
 	for (int i = 0; i < HEALTH_MAX_SLOTS; i++) {
 		free(health_table[i].name);
+		free(health_table[i].probes);
 		health_table[i] = (struct health_entry){0};
 		atomic_store(&health_addresses[i], UINT64_MAX);
+		atomic_store(&health_rtt_us[i], HEALTH_RTT_UNKNOWN);
 	}
 	atomic_store(&health_mask, 0);
 	pthread_mutex_unlock(&health_lock);
@@ -208,4 +222,58 @@ void health_set_address_mask(int slot, uint64_t mask)
 	if (slot < 0 || slot >= HEALTH_MAX_SLOTS)
 		return;
 	atomic_store_explicit(&health_addresses[slot], mask, memory_order_release);
+}
+
+double health_rtt_ms(int slot)
+{
+	if (slot < 0 || slot >= HEALTH_MAX_SLOTS)
+		return -1;
+	uint32_t us = atomic_load_explicit(&health_rtt_us[slot], memory_order_relaxed);
+	return us == HEALTH_RTT_UNKNOWN ? -1 : us / 1000.0;
+}
+
+void health_set_rtt_ms(int slot, double ms)
+{
+	if (slot < 0 || slot >= HEALTH_MAX_SLOTS)
+		return;
+	uint32_t us = HEALTH_RTT_UNKNOWN;
+	if (ms >= 0)
+		us = ms * 1000.0 >= (double)(HEALTH_RTT_UNKNOWN - 1) ? HEALTH_RTT_UNKNOWN - 1
+		                                                    : (uint32_t)(ms * 1000.0 + 0.5);
+	atomic_store_explicit(&health_rtt_us[slot], us, memory_order_relaxed);
+}
+
+void health_set_probes(int slot, const struct health_probe *probes, size_t count)
+{
+	struct health_probe *copy = NULL;
+	if (count) {
+		copy = malloc(count * sizeof(*copy));
+		if (!copy)
+			return; /* the old details stay; they are only for display */
+		memcpy(copy, probes, count * sizeof(*copy));
+	}
+	pthread_mutex_lock(&health_lock);
+	if (health_slot_valid(slot)) {
+		struct health_entry *e = &health_table[slot];
+		free(e->probes);
+		e->probes = copy;
+		e->probe_count = count;
+		copy = NULL;
+	}
+	pthread_mutex_unlock(&health_lock);
+	free(copy);
+}
+
+size_t health_probes_of(int slot, struct health_probe *out, size_t max)
+{
+	size_t count = 0;
+	pthread_mutex_lock(&health_lock);
+	if (health_slot_valid(slot)) {
+		const struct health_entry *e = &health_table[slot];
+		count = e->probe_count;
+		if (count && max)
+			memcpy(out, e->probes, (count < max ? count : max) * sizeof(*out));
+	}
+	pthread_mutex_unlock(&health_lock);
+	return count;
 }

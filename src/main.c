@@ -1,7 +1,9 @@
 /*
  * main — geosteerd's command line: load the config, build the first
  * snapshot, publish it and hand over to the server; or, with --check, stop
- * after building and say whether the configuration is good.
+ * after building and say whether the configuration is good; or, with
+ * --explain IP NAME [TYPE], print how NAME is answered for that client
+ * (explain.h) and stop.
  *
  * Every startup error is one line, "FILE:LINE: message", and exit status 1,
  * so a deploy script can show it as it is.
@@ -12,18 +14,21 @@
 #include <string.h>
 
 #include "config.h"
+#include "control.h"
+#include "explain.h"
 #include "log.h"
 #include "server.h"
 #include "snapshot.h"
+#include "version.h"
 #include "zone.h"
-
-#define GEOSTEER_VERSION "0.1.0"
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: geosteerd [-c FILE] [--check] [-v] [--version] [-h]\n"
+	fprintf(out, "usage: geosteerd [-c FILE] [--check | --explain IP NAME [TYPE]] [-v] [--version] [-h]\n"
 	             "  -c, --config FILE  configuration (default ./geosteer.yaml)\n"
 	             "      --check        load the configuration and zones, report, exit\n"
+	             "      --explain IP NAME [TYPE]\n"
+	             "                     how NAME (TYPE, default A) is answered for client IP\n"
 	             "  -v, --verbose      log debug messages\n"
 	             "      --version      print the version\n"
 	             "  -h, --help         this text\n");
@@ -39,14 +44,19 @@ static size_t main_record_count(const struct zone_table *zones)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_CHECK = 256, OPT_VERSION };
+	enum { OPT_CHECK = 256, OPT_VERSION, OPT_EXPLAIN };
 	static const struct option options[] = {
-	    {"config", required_argument, NULL, 'c'}, {"check", no_argument, NULL, OPT_CHECK},
-	    {"verbose", no_argument, NULL, 'v'},      {"version", no_argument, NULL, OPT_VERSION},
-	    {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+	    {"config", required_argument, NULL, 'c'},
+	    {"check", no_argument, NULL, OPT_CHECK},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"version", no_argument, NULL, OPT_VERSION},
+	    {"help", no_argument, NULL, 'h'},
+	    {"explain", no_argument, NULL, OPT_EXPLAIN},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *path = "geosteer.yaml";
 	int check = 0;
+	int explain = 0;
 	int opt;
 	while ((opt = getopt_long(argc, argv, "c:vh", options, NULL)) != -1) {
 		switch (opt) {
@@ -55,6 +65,9 @@ int main(int argc, char **argv)
 			break;
 		case OPT_CHECK:
 			check = 1;
+			break;
+		case OPT_EXPLAIN:
+			explain = 1;
 			break;
 		case 'v':
 			log_set_level(LOG_DEBUG);
@@ -70,7 +83,14 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
-	if (optind < argc) {
+	/* --explain takes IP NAME [TYPE] as its operands. */
+	int operands = argc - optind;
+	if (explain && (operands < 2 || operands > 3)) {
+		fprintf(stderr, "geosteerd: --explain needs IP NAME [TYPE]\n");
+		usage(stderr);
+		return 1;
+	}
+	if (!explain && operands > 0) {
 		fprintf(stderr, "geosteerd: unexpected argument '%s'\n", argv[optind]);
 		usage(stderr);
 		return 1;
@@ -90,6 +110,19 @@ int main(int argc, char **argv)
 	}
 	size_t zone_count = zone_table_count(snap->zones);
 	size_t record_count = main_record_count(snap->zones);
+
+	if (explain) {
+		static char text[CONTROL_EXPLAIN_MAX];
+		int rc = explain_query(snap, argv[optind], argv[optind + 1],
+		                       operands == 3 ? argv[optind + 2] : NULL, text, sizeof text);
+		if (rc == 0)
+			fputs(text, stdout);
+		else
+			fprintf(stderr, "geosteerd: %s\n", text);
+		snapshot_free(snap);
+		config_free(&cfg);
+		return rc == 0 ? 0 : 1;
+	}
 
 	if (check) {
 		printf("%s: ok (%zu zones, %zu records)\n", path, zone_count, record_count);

@@ -650,6 +650,13 @@ static void policy_run(const struct policy_set *set, const struct policy_record 
 		}
 		mask = fenced;
 	}
+	if ((mask & ~ev.up) && !ev.degraded) {
+		/* A datacenter that is down got chosen anyway: a geo branch or a
+		 * record that names it directly has nothing else to offer, so
+		 * this is failing open, and clients must come back soon. */
+		ev.degraded = true;
+		TRACE(&ev, "answer includes a datacenter that is down: failing open, down_ttl");
+	}
 	out->datacenters = mask;
 	out->nodata = mask == 0;
 	out->max_addresses = ev.max;

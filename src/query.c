@@ -25,13 +25,21 @@
  *
  * Which RRset answers (node, qtype) is decided in one function,
  * query_choose(), so steering policies (node->policy) plug in there and
- * nowhere else.
+ * nowhere else.  A policy answers through struct policy_answer (a set of
+ * datacenters, a TTL, an ECS scope); this file turns that into records:
+ * the datacenters' precompiled address rdata written straight from the
+ * policy set, or a one-record CNAME RRset kept in the query context, so a
+ * policy answer allocates nothing either.  The client handed to the policy
+ * (ECS or packet source) is worked out once per request, on the stack.
  */
 #include "query.h"
 
+#include <netinet/in.h>
 #include <string.h>
 
 #include "dname.h"
+#include "health.h"
+#include "policy.h"
 #include "wire.h"
 #include "zone.h"
 
@@ -53,12 +61,24 @@
 struct query_ctx {
 	const struct wire_query *q;
 	const struct query_client *client;
+	const struct policy_set *policies;
 	const struct zone *zone;
 	struct wire_writer w;
 	uint16_t rcode;
 	bool aa;
 	bool tc;
-	uint8_t ecs_scope; /* RFC 7871 scope prefix to echo; 0 for static data */
+	/* RFC 7871 scope prefix to echo: the widest scope of the policies
+	 * evaluated along the CNAME chain, 0 when only static data answered
+	 * or the ECS address was not what the policies looked at. */
+	uint8_t ecs_scope;
+	/* The client as the policies see it, and whether that is the ECS
+	 * address (only then does a policy's scope go into the reply). */
+	struct policy_client policy_client;
+	bool ecs_used;
+	/* A cname datacenter's answer, as a one-record RRset.  One is enough:
+	 * it is written before the chain moves on to the next name. */
+	struct zone_rdata policy_cname_rdata;
+	struct zone_rrset policy_cname;
 	/* Owners of the CNAMEs written so far, to stop at a loop. */
 	const uint8_t *chain[QUERY_CNAME_MAX + 1];
 	unsigned chain_len;
@@ -68,13 +88,110 @@ struct query_ctx {
 struct query_choice {
 	const struct zone_rrset *rrset; /* NULL: no data of that type (NODATA) */
 	bool is_cname;                  /* rrset is a CNAME to follow */
+	/* Addresses a policy chose (rrset is then NULL): address_type records
+	 * of the datacenters in answer; none of them is NODATA. */
+	bool from_policy;
+	uint16_t address_type; /* A or AAAA */
+	struct policy_answer answer;
+	bool servfail; /* a policy node without a policy set to evaluate it */
 };
+
+/* The qtypes a policy answers; every other type reads the node's static
+ * RRsets (MX, TXT... may sit next to a policy). */
+static bool query_policy_answers(uint16_t qtype)
+{
+	return qtype == WIRE_TYPE_A || qtype == WIRE_TYPE_AAAA || qtype == WIRE_TYPE_CNAME ||
+	       qtype == WIRE_TYPE_ANY;
+}
+
+/*
+ * The client a policy steers by.  RFC 7871 7.2.1: the ECS address when the
+ * query has one and the set honours it (geoip.client_subnet); a SOURCE
+ * PREFIX-LENGTH of 0 asks us not to use client information, so the
+ * resolver's own address is used then, as when ECS is off or absent.
+ * Without a source address (tests, tools) the client is 0.0.0.0/32.
+ */
+static void query_policy_client_init(struct query_ctx *ctx)
+{
+	const struct wire_query *q = ctx->q;
+	struct policy_client *pc = &ctx->policy_client;
+
+	memset(pc, 0, sizeof *pc);
+	ctx->ecs_used = false;
+	if (q->ecs && q->ecs_source_prefix > 0 && ctx->policies != NULL &&
+	    policy_set_uses_client_subnet(ctx->policies)) {
+		pc->family = q->ecs_family == 2 ? 6 : 4;
+		memcpy(pc->addr, q->ecs_address, sizeof pc->addr);
+		pc->source_prefix = q->ecs_source_prefix;
+		ctx->ecs_used = true;
+		return;
+	}
+	const struct sockaddr *sa = ctx->client != NULL ? ctx->client->addr : NULL;
+	if (sa != NULL && sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)sa;
+		pc->family = 6;
+		memcpy(pc->addr, &sin6->sin6_addr, 16);
+		pc->source_prefix = 128;
+		return;
+	}
+	pc->family = 4;
+	pc->source_prefix = 32;
+	if (sa != NULL && sa->sa_family == AF_INET)
+		memcpy(pc->addr, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+}
+
+/*
+ * Evaluates node's policy and fills c.  Returns true when the policy
+ * decided the answer (addresses, a CNAME, or NODATA), false when the
+ * node's static RRsets answer instead (a CNAME question whose choice is
+ * not a cname datacenter).
+ *
+ * When several datacenters are chosen and one has a cname, the first such
+ * (in datacenter order) makes the answer a CNAME: a CNAME cannot share its
+ * name with addresses (RFC 1034 3.6.2).  Build rules (`all` never mixes
+ * cname datacenters in, the fence fallback prefers address ones) make that
+ * case rare.
+ */
+static bool query_choose_policy(struct query_ctx *ctx, const struct zone_node *node, uint16_t qtype,
+                                struct query_choice *c)
+{
+	if (ctx->policies == NULL) {
+		c->servfail = true;
+		return true;
+	}
+	struct policy_answer *ans = &c->answer;
+	policy_evaluate(ctx->policies, node->policy, &ctx->policy_client, health_up_mask(), ans);
+	if (ctx->ecs_used && ans->scope > ctx->ecs_scope)
+		ctx->ecs_scope = ans->scope;
+	if (ans->nodata)
+		ans->datacenters = 0;
+
+	size_t n = policy_set_datacenter_count(ctx->policies);
+	for (size_t i = 0; i < n && i < POLICY_MAX_DATACENTERS; i++) {
+		const struct policy_datacenter *dc = policy_set_datacenter(ctx->policies, i);
+		if (!(ans->datacenters >> i & 1) || dc->cname == NULL)
+			continue;
+		ctx->policy_cname_rdata.data = dc->cname;
+		ctx->policy_cname_rdata.len = (uint16_t)dname_len(dc->cname);
+		ctx->policy_cname = (struct zone_rrset){
+		    .type = WIRE_TYPE_CNAME, .count = 1, .ttl = ans->ttl, .rdata = &ctx->policy_cname_rdata};
+		c->rrset = &ctx->policy_cname;
+		/* As for static data: CNAME and ANY get the CNAME itself. */
+		c->is_cname = qtype != WIRE_TYPE_CNAME && qtype != WIRE_TYPE_ANY;
+		return true;
+	}
+	if (qtype == WIRE_TYPE_CNAME)
+		return false;
+	c->from_policy = true;
+	c->address_type = qtype == WIRE_TYPE_AAAA ? WIRE_TYPE_AAAA : WIRE_TYPE_A;
+	return true;
+}
 
 /*
  * The single place that decides which data answers qtype at node.  Static
- * names read their RRsets; a node with a steering policy will have the
- * policy evaluated here, per query, with ctx->client (and the ECS address
- * in ctx->q), returning its RRset and setting ctx->ecs_scope.
+ * names read their RRsets; a node with a steering policy has the policy
+ * evaluated here, per query, for ctx->policy_client (A, AAAA, CNAME and
+ * ANY; see query_choose_policy), which also widens ctx->ecs_scope.
  *
  * knot: ANY gets one RRset (RFC 8482), the one with the lowest type number
  * (A before NS before SOA at the apex; MX before TXT whatever the file
@@ -84,11 +201,13 @@ struct query_choice {
  */
 static struct query_choice query_choose(struct query_ctx *ctx, const struct zone_node *node, uint16_t qtype)
 {
-	struct query_choice c = {NULL, false};
+	struct query_choice c;
 
-	/* node->policy is NULL until the steering module exists; static data
-	 * has the same answer for every client, so the ECS scope is 0. */
-	ctx->ecs_scope = 0;
+	memset(&c, 0, sizeof c);
+	if (node->policy != NULL && query_policy_answers(qtype) && query_choose_policy(ctx, node, qtype, &c))
+		return c;
+	/* Static data has the same answer for every client: it leaves the ECS
+	 * scope as it is (0 unless a policy earlier in the chain set it). */
 	if (node->rrset_count == 0)
 		return c;
 	if (qtype == WIRE_TYPE_ANY) {
@@ -173,6 +292,58 @@ static void query_put_additional(struct query_ctx *ctx, const struct zone_rrset 
 	}
 }
 
+/* Whether address number bit of a datacenter is up; addresses past the
+ * 64 bits of the mask have no per-address state and count as up. */
+static bool query_address_up(uint64_t mask, unsigned bit)
+{
+	return bit >= 64 || (mask >> bit & 1);
+}
+
+/*
+ * The addresses of one family of the datacenters a policy chose, as one
+ * RRset with the policy's TTL: datacenters in index order, each one's
+ * addresses in config order, leaving out those whose per-address health bit
+ * is clear unless that leaves none of that datacenter (fail open, as
+ * health.h says), and at most answer->max_addresses in all.  Returns how
+ * many were written (0: NODATA), or -1 when the RRset did not fit (TC set,
+ * nothing written).
+ */
+static int query_put_policy_addresses(struct query_ctx *ctx, const uint8_t *owner, uint16_t type,
+                                      const struct policy_answer *answer)
+{
+	struct wire_mark mark;
+	unsigned written = 0;
+	size_t n = policy_set_datacenter_count(ctx->policies);
+
+	wire_writer_mark(&ctx->w, &mark);
+	for (size_t i = 0; i < n && i < POLICY_MAX_DATACENTERS; i++) {
+		if (!(answer->datacenters >> i & 1))
+			continue;
+		const struct policy_datacenter *dc = policy_set_datacenter(ctx->policies, i);
+		const struct zone_rdata *rdata = type == WIRE_TYPE_A ? dc->a : dc->aaaa;
+		unsigned count = type == WIRE_TYPE_A ? dc->a_count : dc->aaaa_count;
+		unsigned first_bit = type == WIRE_TYPE_A ? 0 : dc->a_count;
+		uint64_t mask = dc->health_slot >= 0 ? health_address_mask(dc->health_slot) : ~0ull;
+		bool some_up = false;
+		for (unsigned j = 0; j < count && !some_up; j++)
+			some_up = query_address_up(mask, first_bit + j);
+		for (unsigned j = 0; j < count; j++) {
+			if (some_up && !query_address_up(mask, first_bit + j))
+				continue;
+			if (answer->max_addresses != 0 && written >= answer->max_addresses)
+				return (int)written;
+			if (!wire_write_rr(&ctx->w, WIRE_SECTION_ANSWER, owner, type, WIRE_CLASS_IN,
+			                   answer->ttl, rdata[j].data, rdata[j].len)) {
+				wire_writer_rewind(&ctx->w, &mark);
+				ctx->tc = true;
+				return -1;
+			}
+			written++;
+		}
+	}
+	return (int)written;
+}
+
 static bool query_has_additional(uint16_t type)
 {
 	return type == WIRE_TYPE_NS || type == WIRE_TYPE_MX || type == WIRE_TYPE_SRV;
@@ -252,6 +423,19 @@ static void query_resolve(struct query_ctx *ctx, const uint8_t *qname, uint16_t 
 		/* A wildcard's records are synthesized with the name being
 		 * resolved as owner (RFC 4592 3.3.1). */
 		struct query_choice c = query_choose(ctx, lk.node, qtype);
+		if (c.servfail) {
+			ctx->rcode = WIRE_RCODE_SERVFAIL;
+			return;
+		}
+		if (c.from_policy) {
+			int n = query_put_policy_addresses(ctx, name, c.address_type, &c.answer);
+			/* RFC 8482: ANY gets one RRset; AAAA when there is no A. */
+			if (n == 0 && qtype == WIRE_TYPE_ANY)
+				n = query_put_policy_addresses(ctx, name, WIRE_TYPE_AAAA, &c.answer);
+			if (n == 0)
+				query_put_negative(ctx); /* NODATA, as for static names */
+			return;
+		}
 		if (c.rrset == NULL || c.rrset->count == 0) {
 			query_put_negative(ctx); /* NODATA, empty non-terminal too */
 			return;
@@ -446,9 +630,9 @@ static const struct zone *query_find_zone(const struct zone_table *zones, const 
 	return zone;
 }
 
-size_t query_respond(const struct zone_table *zones, const struct query_settings *settings,
-                     const struct query_client *client, const uint8_t *req, size_t reqlen, uint8_t *resp,
-                     size_t respcap)
+size_t query_respond(const struct zone_table *zones, const struct policy_set *policies,
+                     const struct query_settings *settings, const struct query_client *client,
+                     const uint8_t *req, size_t reqlen, uint8_t *resp, size_t respcap)
 {
 	struct wire_query q;
 	enum wire_parse_status status = wire_parse_query(req, reqlen, &q);
@@ -464,6 +648,7 @@ size_t query_respond(const struct zone_table *zones, const struct query_settings
 	memset(&ctx, 0, sizeof ctx);
 	ctx.q = &q;
 	ctx.client = client;
+	ctx.policies = policies;
 	ctx.rcode = WIRE_RCODE_NOERROR;
 
 	size_t limit = query_size_limit(&q, settings, client, respcap);
@@ -499,6 +684,7 @@ size_t query_respond(const struct zone_table *zones, const struct query_settings
 				ctx.rcode = WIRE_RCODE_REFUSED;
 			} else {
 				ctx.aa = true;
+				query_policy_client_init(&ctx);
 				query_resolve(&ctx, q.qname, q.qtype);
 			}
 		}

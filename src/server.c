@@ -29,6 +29,18 @@
  * tcp_max_connections bounds the total.  The main thread is also the only
  * publisher of snapshots (SIGHUP reload), so its TCP callbacks, which
  * never hold a snapshot across a return to the loop, need no reader slot.
+ *
+ * The loop also watches the files the snapshot's policies were built from
+ * (GeoIP databases, latency tables: policy_set_watch_files()) with
+ * uv_fs_poll, which compares stat() results every WATCH_INTERVAL_MS and so
+ * sees a file replaced by rename (new inode) as well as one rewritten in
+ * place.  A change starts a settle timer; further changes restart it, and
+ * only when the files have been quiet for WATCH_SETTLE_MS does the daemon
+ * reload, exactly as for SIGHUP.  One change therefore means one reload,
+ * and a file still being copied is not read half-written.  A failed reload
+ * keeps the old snapshot and its watches (the next change tries again); a
+ * successful one re-arms the watch list from the new snapshot, keeping the
+ * handles of paths still in it so that no change slips between two polls.
  */
 #include "server.h"
 
@@ -51,9 +63,13 @@
 
 #include "config.h"
 #include "control.h"
+#include "explain.h"
 #include "log.h"
+#include "policy.h"
+#include "probe.h"
 #include "query.h"
 #include "snapshot.h"
+#include "version.h"
 #include "wire.h"
 #include "zone.h"
 
@@ -140,6 +156,12 @@ struct server {
 
 	struct control_hooks control;
 	char control_path[PATH_MAX];
+
+	/* GeoIP databases and latency tables the current snapshot was built
+	 * from: a change reloads (see "watching the data files"). */
+	struct server_watch *watches;
+	uv_timer_t watch_settle;
+	bool watch_started;
 };
 
 /* ---- UDP ---- */
@@ -251,8 +273,8 @@ static void udp_serve_socket(struct udp_batch *b, int fd, bool pktinfo, int read
 				continue; /* larger than any DNS query we answer */
 			struct query_client client = {.addr = (const struct sockaddr *)&b->from[i],
 			                              .transport = QUERY_UDP};
-			size_t len = query_respond(snap->zones, &snap->settings, &client, b->req[i],
-			                           b->in[i].msg_len, b->resp[out_count], UDP_BUF);
+			size_t len = query_respond(snap->zones, snap->policies, &snap->settings, &client,
+			                           b->req[i], b->in[i].msg_len, b->resp[out_count], UDP_BUF);
 			if (len == 0 || len > UDP_BUF)
 				continue;
 			b->out_iov[out_count] =
@@ -434,8 +456,8 @@ static void tcp_conn_process(struct tcp_conn *c)
 		const struct snapshot *snap = snapshot_current();
 		struct query_client client = {.addr = (const struct sockaddr *)&c->peer,
 		                              .transport = QUERY_TCP};
-		size_t n = snap ? query_respond(snap->zones, &snap->settings, &client, frame + 2, qlen,
-		                                c->out + 2, WIRE_MAX_MESSAGE)
+		size_t n = snap ? query_respond(snap->zones, snap->policies, &snap->settings, &client, frame + 2,
+		                                qlen, c->out + 2, WIRE_MAX_MESSAGE)
 		                : 0;
 		c->in_start += 2 + qlen;
 		c->in_len -= 2 + qlen;
@@ -537,6 +559,137 @@ static int tcp_listen_on(struct server *s, struct tcp_listener *l)
 	return r;
 }
 
+/* ---- watching the data files ---- */
+
+/* Polling, not inotify: stat() once a second per file costs nothing, and it
+ * follows a path through renames and through the file not existing for a
+ * while, which is how databases get replaced (geoipupdate, mkgeodb). */
+#define WATCH_INTERVAL_MS 1000
+/* Longer than one poll interval, so a file that changes over two
+ * consecutive polls (a slow copy) still gives one reload. */
+#define WATCH_SETTLE_MS 1500
+#define WATCH_MAX_FILES 64
+
+struct server_watch {
+	uv_fs_poll_t handle;
+	struct server *server;
+	struct server_watch *next;
+	bool wanted; /* still named by the current snapshot (while re-arming) */
+	char path[];
+};
+
+static int server_reload(struct server *s, uint64_t *generation, char *err, size_t errlen);
+
+static void server_watch_free(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+static void server_watch_settled(uv_timer_t *t)
+{
+	struct server *s = t->data;
+	uint64_t generation;
+	char err[1024];
+	server_reload(s, &generation, err, sizeof(err)); /* logs either way; re-arms on success */
+}
+
+static void server_watch_changed(uv_fs_poll_t *h, int status, const uv_stat_t *prev, const uv_stat_t *curr)
+{
+	(void)curr;
+	struct server_watch *w = h->data;
+	struct server *s = w->server;
+	/* Missing since the watch started: nothing we loaded has changed. */
+	if (status < 0 && prev->st_ino == 0 && prev->st_mtim.tv_sec == 0 && prev->st_mtim.tv_nsec == 0)
+		return;
+	if (status < 0)
+		log_info("watch: %s is gone (%s); reloading once it has settled", w->path,
+		         uv_strerror(status));
+	else
+		log_info("watch: %s changed; reloading once it has settled", w->path);
+	uv_timer_start(&s->watch_settle, server_watch_settled, WATCH_SETTLE_MS, 0);
+}
+
+/* Makes the watch list the current snapshot's files: keeps the handles of
+ * paths still named, starts new ones, closes the rest. */
+static void server_watch_arm(struct server *s)
+{
+	if (!s->watch_started)
+		return;
+	const struct snapshot *snap = snapshot_current();
+	const char *paths[WATCH_MAX_FILES];
+	size_t n = 0;
+	if (snap && snap->policies)
+		n = policy_set_watch_files(snap->policies, paths, WATCH_MAX_FILES);
+	if (n > WATCH_MAX_FILES) {
+		log_warn("watch: %zu data files; only the first %d are watched", n, WATCH_MAX_FILES);
+		n = WATCH_MAX_FILES;
+	}
+	for (struct server_watch *w = s->watches; w; w = w->next)
+		w->wanted = false;
+	for (size_t i = 0; i < n; i++) {
+		struct server_watch *w = s->watches;
+		while (w && strcmp(w->path, paths[i]) != 0)
+			w = w->next;
+		if (w) {
+			w->wanted = true;
+			continue;
+		}
+		size_t len = strlen(paths[i]);
+		w = malloc(sizeof(*w) + len + 1);
+		if (!w) {
+			log_warn("watch: %s: out of memory; changes need a reload", paths[i]);
+			continue;
+		}
+		memcpy(w->path, paths[i], len + 1);
+		w->server = s;
+		w->wanted = true;
+		uv_fs_poll_init(&s->loop, &w->handle);
+		w->handle.data = w;
+		int r = uv_fs_poll_start(&w->handle, server_watch_changed, w->path, WATCH_INTERVAL_MS);
+		if (r < 0) {
+			log_warn("watch: %s: %s; changes need a reload", w->path, uv_strerror(r));
+			uv_close((uv_handle_t *)&w->handle, server_watch_free);
+			continue;
+		}
+		w->next = s->watches;
+		s->watches = w;
+		log_debug("watch: %s", w->path);
+	}
+	for (struct server_watch **p = &s->watches; *p;) {
+		struct server_watch *w = *p;
+		if (w->wanted) {
+			p = &w->next;
+			continue;
+		}
+		*p = w->next;
+		log_debug("watch: no longer %s", w->path);
+		uv_close((uv_handle_t *)&w->handle, server_watch_free);
+	}
+}
+
+static void server_watch_start(struct server *s)
+{
+	uv_timer_init(&s->loop, &s->watch_settle);
+	s->watch_settle.data = s;
+	s->watch_started = true;
+	server_watch_arm(s);
+}
+
+/* Idempotent, like server_stop. */
+static void server_watch_stop(struct server *s)
+{
+	if (!s->watch_started)
+		return;
+	s->watch_started = false;
+	uv_timer_stop(&s->watch_settle);
+	uv_close((uv_handle_t *)&s->watch_settle, NULL);
+	while (s->watches) {
+		struct server_watch *w = s->watches;
+		s->watches = w->next;
+		uv_close((uv_handle_t *)&w->handle, server_watch_free);
+	}
+}
+
 /* ---- control: signals, stop, reload ---- */
 
 static void server_close_handle(uv_handle_t *h)
@@ -557,6 +710,8 @@ static void server_stop(struct server *s)
 	while (s->conns)
 		tcp_conn_close(s->conns);
 	control_stop();
+	server_watch_stop(s);
+	probe_stop();
 	if (s->signals_started) {
 		server_close_handle((uv_handle_t *)&s->sig_term);
 		server_close_handle((uv_handle_t *)&s->sig_int);
@@ -593,7 +748,13 @@ static int server_reload(struct server *s, uint64_t *generation, char *err, size
 		log_warn("reload: listen and workers changes take effect only after a restart");
 	s->tcp_idle_ms = cfg.tcp_idle_timeout_ms;
 	s->tcp_max = cfg.tcp_max_connections;
+	/* Probes before the swap, so a new check's initial state is in place
+	 * when the first query sees the new snapshot. */
+	char perr[256];
+	if (probe_apply(&s->loop, &cfg, perr, sizeof(perr)) < 0)
+		log_warn("reload: %s", perr);
 	snapshot_publish(snap);
+	server_watch_arm(s); /* the new snapshot may name other files */
 	log_info("reloaded %s: %zu zones, generation %llu", s->config->path, cfg.zone_count,
 	         (unsigned long long)snap->generation);
 	*generation = snap->generation;
@@ -604,6 +765,15 @@ static int server_reload(struct server *s, uint64_t *generation, char *err, size
 static int server_control_reload(void *ctx, uint64_t *generation, char *err, size_t errlen)
 {
 	return server_reload(ctx, generation, err, errlen);
+}
+
+/* The control socket runs on the loop thread, which publishes snapshots:
+ * the current one cannot be freed while explain reads it. */
+static int server_control_explain(void *ctx, const char *client_ip, const char *name, const char *type,
+                                  char *out, size_t outlen)
+{
+	(void)ctx;
+	return explain_query(snapshot_current(), client_ip, name, type, out, outlen);
 }
 
 /* run/geosteerd.sock in the folder of the config file. */
@@ -753,10 +923,10 @@ int server_run(const struct config *config)
 	server_start_signal(s, &s->sig_hup, SIGHUP);
 	s->signals_started = true;
 	s->control = (struct control_hooks){.ctx = s,
-	                                    .version = "0.1.0",
+	                                    .version = GEOSTEER_VERSION,
 	                                    .config_path = config->path,
 	                                    .reload = server_control_reload,
-	                                    .explain = NULL};
+	                                    .explain = server_control_explain};
 	if (config->control)
 		snprintf(s->control_path, sizeof(s->control_path), "%s", config->control);
 	else
@@ -766,9 +936,13 @@ int server_run(const struct config *config)
 		log_error("cannot open the control socket: %s", cerr);
 		goto stop;
 	}
+	char perr[256];
+	if (probe_apply(&s->loop, config, perr, sizeof(perr)) < 0)
+		log_warn("%s", perr);
 	if (server_start_workers(s) < 0)
 		goto stop;
 
+	server_watch_start(s);
 	server_log_serving(s);
 	uv_run(&s->loop, UV_RUN_DEFAULT);
 	rc = 0;

@@ -773,7 +773,7 @@ static void test_datacenter_errors(void **state)
 	             "cname in datacenter d: bad domain name 'a..b'");
 	expect_error("datacenters:\n  d:\n    cname: x.example\n    a: [192.0.2.1]\n", 3,
 	             "cname in datacenter d: a datacenter with a cname cannot have a or aaaa addresses");
-	expect_error("datacenters:\n  d:\n    check: {http: /}\n", 3, "unknown key 'check' in datacenter d");
+	expect_error("datacenters:\n  d:\n    chekc: web\n", 3, "unknown key 'chekc' in datacenter d");
 	expect_error("datacenters:\n  d:\n    jurisdiction: \"\"\n", 3,
 	             "jurisdiction in datacenter d: length 0 is out of range 1..64");
 	expect_error("datacenters:\n  d: {}\n  e: {}\n  d: {}\n", 4, "duplicate key 'd' in datacenters");
@@ -889,6 +889,185 @@ static int setup(void **state)
 	return 0;
 }
 
+/* ---- checks ---- */
+
+static void test_checks(void **state)
+{
+	(void)state;
+	struct config cfg;
+	load_ok("checks:\n"
+	        "  web:\n"
+	        "    type: http\n"
+	        "    port: 8080\n"
+	        "    path: /healthz\n"
+	        "    host: www.shop.example\n"
+	        "    expect_status: [200, 204]\n"
+	        "    expect_body: \"ok\"\n"
+	        "    interval: 10s\n"
+	        "    timeout: 2s\n"
+	        "    rise: 2\n"
+	        "    fall: 3\n"
+	        "    max_rtt: 500ms\n"
+	        "  db:   { type: tcp, port: 5432, interval: 5s, timeout: 1s, initial: down }\n"
+	        "  ns:   { type: DNS, query: \"Health.Shop.Example aaaa\", expect_rcode: nxdomain }\n"
+	        "  tls:  { type: https, tls_verify: false, expect_status: 204 }\n"
+	        "  q:    { type: dns, query: \"x.example TYPE65\", interval: 1m, timeout: 59999 }\n"
+	        "datacenters:\n"
+	        "  us-east: { a: [192.0.2.10], check: web }\n"
+	        "  eu-central: { a: [192.0.2.20], aaaa: [\"2001:db8::20\"], check: [web, db] }\n"
+	        "  plain: { a: [192.0.2.30] }\n",
+	        &cfg);
+	assert_int_equal(cfg.check_count, 5);
+	const struct config_check *web = &cfg.checks[0];
+	assert_string_equal(web->name, "web");
+	assert_int_equal(web->line, 2);
+	assert_int_equal(web->type, CONFIG_CHECK_HTTP);
+	assert_int_equal(web->port, 8080);
+	assert_string_equal(web->path, "/healthz");
+	assert_string_equal(web->host, "www.shop.example");
+	assert_int_equal(web->expect_status_count, 2);
+	assert_int_equal(web->expect_status[0], 200);
+	assert_int_equal(web->expect_status[1], 204);
+	assert_string_equal(web->expect_body, "ok");
+	assert_int_equal(web->interval_ms, 10000);
+	assert_int_equal(web->timeout_ms, 2000);
+	assert_int_equal(web->rise, 2);
+	assert_int_equal(web->fall, 3);
+	assert_int_equal(web->max_rtt_ms, 500);
+	assert_true(web->initial_up);
+
+	const struct config_check *db = &cfg.checks[1];
+	assert_int_equal(db->type, CONFIG_CHECK_TCP);
+	assert_int_equal(db->port, 5432);
+	assert_int_equal(db->interval_ms, 5000);
+	assert_int_equal(db->timeout_ms, 1000);
+	assert_int_equal(db->rise, 2); /* defaults */
+	assert_int_equal(db->fall, 3);
+	assert_int_equal(db->max_rtt_ms, 0);
+	assert_false(db->initial_up);
+	assert_null(db->path); /* http keys stay empty on other types */
+	assert_int_equal(db->expect_status_count, 0);
+
+	const struct config_check *ns = &cfg.checks[2];
+	assert_int_equal(ns->type, CONFIG_CHECK_DNS);
+	assert_int_equal(ns->port, 53);
+	assert_string_equal(ns->query_name, "health.shop.example.");
+	assert_int_equal(ns->query_type, 28);
+	assert_int_equal(ns->expect_rcode, 3);
+	assert_int_equal(ns->interval_ms, 10000);
+	assert_int_equal(ns->timeout_ms, 2000);
+
+	const struct config_check *tls = &cfg.checks[3];
+	assert_int_equal(tls->type, CONFIG_CHECK_HTTPS);
+	assert_int_equal(tls->port, 443);
+	assert_string_equal(tls->path, "/");
+	assert_null(tls->host);
+	assert_false(tls->tls_verify);
+	assert_int_equal(tls->expect_status_count, 1);
+	assert_int_equal(tls->expect_status[0], 204);
+	assert_true(cfg.checks[0].tls_verify); /* default */
+	assert_int_equal(cfg.checks[4].query_type, 65);
+	assert_int_equal(cfg.checks[4].expect_rcode, 0);
+	assert_int_equal(cfg.checks[4].interval_ms, 60000);
+
+	assert_int_equal(cfg.datacenters[0].check_count, 1);
+	assert_string_equal(cfg.datacenters[0].checks[0], "web");
+	assert_int_equal(cfg.datacenters[0].check_line, 19);
+	assert_int_equal(cfg.datacenters[1].check_count, 2);
+	assert_string_equal(cfg.datacenters[1].checks[1], "db");
+	assert_int_equal(cfg.datacenters[2].check_count, 0);
+	config_free(&cfg);
+
+	/* An http check with nothing but its type gets every default. */
+	load_ok("checks:\n  h: {type: http}\n", &cfg);
+	assert_int_equal(cfg.checks[0].port, 80);
+	assert_string_equal(cfg.checks[0].path, "/");
+	assert_int_equal(cfg.checks[0].expect_status[0], 200);
+	assert_null(cfg.checks[0].expect_body);
+	config_free(&cfg);
+}
+
+static void test_check_errors(void **state)
+{
+	(void)state;
+	expect_error("checks:\n  web: {port: 80}\n", 2,
+	             "check 'web' has no 'type' (tcp, http, https or dns)");
+	expect_error("checks:\n  web:\n    type: gopher\n", 3,
+	             "type in check web: want one of tcp http https dns, got 'gopher'");
+	expect_error("checks:\n  db: {type: tcp}\n", 2, "check 'db' (type tcp) has no 'port'");
+	expect_error("checks:\n  ns: {type: dns}\n", 2, "check 'ns' (type dns) has no 'query'");
+	expect_error("checks:\n  ns:\n    type: dns\n    query: health.example\n", 4,
+	             "query in check ns: want \"NAME TYPE\" (health.example.com A), got 'health.example'");
+	expect_error("checks:\n  ns:\n    type: dns\n    query: health..example A\n", 4,
+	             "query in check ns: want \"NAME TYPE\" (health.example.com A), got 'health..example A'");
+	expect_error("checks:\n  ns:\n    type: dns\n    query: x.example BOGUS\n", 4,
+	             "query in check ns: want \"NAME TYPE\" (health.example.com A), got 'x.example BOGUS'");
+	expect_error("checks:\n  ns:\n    type: dns\n    query: x.example A\n    expect_rcode: OK\n", 5,
+	             "expect_rcode in check ns: want one of NOERROR FORMERR SERVFAIL NXDOMAIN NOTIMP REFUSED "
+	             "YXDOMAIN YXRRSET NXRRSET NOTAUTH NOTZONE, got 'OK'");
+	expect_error("checks:\n  db:\n    type: tcp\n    port: 5432\n    path: /x\n", 5,
+	             "path in check db: only valid with type http or https, not tcp");
+	expect_error("checks:\n  w:\n    type: http\n    query: x A\n", 4,
+	             "query in check w: only valid with type dns, not http");
+	expect_error("checks:\n  w:\n    type: http\n    tls_verify: false\n", 4,
+	             "tls_verify in check w: only valid with type https, not http");
+	expect_error("checks:\n  w:\n    type: http\n    path: healthz\n", 4,
+	             "path in check w: want an absolute path without spaces, got 'healthz'");
+	expect_error("checks:\n  w:\n    type: http\n    host: \"a\\r\\nX: y\"\n", 4,
+	             "host in check w: want a host name without spaces, got 'a\r\nX: y'");
+	expect_error("checks:\n  w:\n    type: http\n    expect_status: [200, 99]\n", 4,
+	             "expect_status in check w: want integers 100..599, got '99'");
+	expect_error("checks:\n  w:\n    type: http\n    expect_status: [200, 200]\n", 4,
+	             "duplicate expect_status 200 in check w");
+	expect_error("checks:\n  w:\n    type: http\n    expect_status: []\n", 4,
+	             "expect_status in check w: the list is empty");
+	expect_error("checks:\n  w:\n    type: http\n    expect_status: {a: 1}\n", 4,
+	             "expect_status in check w: want a list of integers, got a mapping");
+	expect_error("checks:\n  w:\n    type: tcp\n    port: 1\n    interval: 1s\n    timeout: 1s\n", 6,
+	             "timeout in check w: 1000 ms must be less than the interval, 1000 ms");
+	expect_error("checks:\n  w:\n    type: tcp\n    port: 1\n    interval: 1s\n", 5,
+	             "timeout in check w: 2000 ms must be less than the interval, 1000 ms");
+	expect_error("checks:\n  w:\n    type: tcp\n    port: 1\n    interval: 10ms\n", 5,
+	             "interval in check w: 10 is out of range 100..3600000 ms");
+	expect_error("checks:\n  w:\n    type: tcp\n    port: 1\n    interval: 10 s\n", 5,
+	             "interval in check w: want a duration (1500, \"500ms\", \"10s\", \"2m\"), got '10 s'");
+	expect_error("checks:\n  w:\n    type: tcp\n    port: 1\n    rise: 0\n", 5,
+	             "rise in check w: 0 is out of range 1..1000");
+	expect_error("checks:\n  w:\n    type: tcp\n    port: 70000\n", 4,
+	             "port in check w: 70000 is out of range 1..65535");
+	expect_error("checks:\n  w:\n    type: tcp\n    port: 1\n    initial: maybe\n", 5,
+	             "initial in check w: want one of down up, got 'maybe'");
+	expect_error("checks:\n  w:\n    type: tcp\n    port: 1\n    retries: 3\n", 5,
+	             "unknown key 'retries' in check w");
+	expect_error("checks:\n  \"a b\": {type: http}\n", 2,
+	             "bad check name 'a b' in checks: letters, digits and punctuation only");
+	expect_error("checks:\n  w: {type: http}\n  w: {type: http}\n", 3, "duplicate key 'w' in checks");
+
+	/* The datacenter side: names must exist, and there must be something to probe. */
+	expect_error("checks:\n  web: {type: http}\ndatacenters:\n  d:\n    a: [192.0.2.1]\n"
+	             "    check: [web, wbe]\n",
+	             6, "check in datacenter d: no check named 'wbe' in checks:");
+	expect_error("datacenters:\n  d:\n    a: [192.0.2.1]\n    check: web\n", 4,
+	             "check in datacenter d: no check named 'web' in checks:");
+	expect_error("checks:\n  web: {type: http}\ndatacenters:\n  d:\n    cname: x.example\n"
+	             "    check: web\n",
+	             6,
+	             "check in datacenter d: a datacenter without a or aaaa addresses has nothing to probe");
+	expect_error("checks:\n  web: {type: http}\ndatacenters:\n  d:\n    a: [192.0.2.1]\n"
+	             "    check: [web, web]\n",
+	             6, "duplicate check name 'web' in datacenter d");
+	expect_error("datacenters:\n  d:\n    a: [192.0.2.1]\n    check: []\n", 4,
+	             "check in datacenter d: the list is empty");
+	expect_error("datacenters:\n  d:\n    a: [192.0.2.1]\n    check: {web: 1}\n", 4,
+	             "check in datacenter d: want a list, got a mapping");
+
+	/* Checks may be written after the datacenters that use them. */
+	struct config cfg;
+	load_ok("datacenters:\n  d: {a: [192.0.2.1], check: web}\nchecks:\n  web: {type: http}\n", &cfg);
+	assert_int_equal(cfg.datacenters[0].check_count, 1);
+	config_free(&cfg);
+}
+
 static int teardown(void **state)
 {
 	(void)state;
@@ -925,6 +1104,8 @@ int main(void)
 	    cmocka_unit_test(test_residency_errors),
 	    cmocka_unit_test(test_record_errors),
 	    cmocka_unit_test(test_geoip_errors),
+	    cmocka_unit_test(test_checks),
+	    cmocka_unit_test(test_check_errors),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -177,6 +177,64 @@ static void test_reset(void **state)
 	assert_true(health_up_mask() == UINT64_C(1) << s);
 }
 
+static void test_rtt(void **state)
+{
+	(void)state;
+	int s = health_slot("us-east");
+	assert_true(health_rtt_ms(s) < 0); /* unknown until measured */
+	health_set_rtt_ms(s, 12.3456);
+	assert_true(health_rtt_ms(s) > 12.345 && health_rtt_ms(s) < 12.347); /* kept in microseconds */
+	struct health_status st;
+	assert_true(health_status_of(s, &st));
+	assert_true(st.rtt_ms > 12.345 && st.rtt_ms < 12.347);
+	health_set_rtt_ms(s, 1e12); /* clamped, still known */
+	assert_true(health_rtt_ms(s) > 4e6);
+	health_set_rtt_ms(s, -1);
+	assert_true(health_rtt_ms(s) < 0);
+	assert_true(health_rtt_ms(-1) < 0);
+	assert_true(health_rtt_ms(HEALTH_MAX_SLOTS) < 0);
+	health_set_rtt_ms(HEALTH_MAX_SLOTS, 5); /* ignored, no crash */
+	health_set_rtt_ms(s, 7);
+	health_reset();
+	assert_true(health_rtt_ms(s) < 0);
+}
+
+static void test_probe_details(void **state)
+{
+	(void)state;
+	int s = health_slot("us-east");
+	struct health_probe out[4];
+	assert_int_equal(health_probes_of(s, out, 4), 0);
+	struct health_probe in[3] = {
+	    {.address = "192.0.2.10", .check = "web", .up = true, .ok_count = 5},
+	    {.address = "192.0.2.11", .check = "web", .fail_count = 3, .has_result = true},
+	    {.address = "2001:db8::1", .check = "db", .up = true},
+	};
+	health_set_probes(s, in, 3);
+	memset(in, 0, sizeof(in)); /* copied */
+	assert_int_equal(health_probes_of(s, out, 4), 3);
+	assert_string_equal(out[0].address, "192.0.2.10");
+	assert_int_equal(out[0].ok_count, 5);
+	assert_int_equal(out[1].fail_count, 3);
+	assert_string_equal(out[2].check, "db");
+	/* A short buffer gets the first entries and the full count. */
+	memset(out, 0, sizeof(out));
+	assert_int_equal(health_probes_of(s, out, 1), 3);
+	assert_string_equal(out[0].address, "192.0.2.10");
+	assert_string_equal(out[1].address, "");
+	assert_int_equal(health_probes_of(s, NULL, 0), 3);
+	/* Unknown slots have none and take none. */
+	health_set_probes(HEALTH_MAX_SLOTS - 1, in, 1);
+	assert_int_equal(health_probes_of(HEALTH_MAX_SLOTS - 1, out, 4), 0);
+	assert_int_equal(health_probes_of(-1, out, 4), 0);
+	health_set_probes(s, NULL, 0);
+	assert_int_equal(health_probes_of(s, out, 4), 0);
+	health_set_probes(s, in, 2);
+	health_reset(); /* frees them */
+	s = health_slot("us-east");
+	assert_int_equal(health_probes_of(s, out, 4), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -186,6 +244,8 @@ int main(void)
 	    cmocka_unit_test_setup(test_admin_precedence, reset),
 	    cmocka_unit_test_setup(test_since_and_status, reset),
 	    cmocka_unit_test_setup(test_reset, reset),
+	    cmocka_unit_test_setup(test_rtt, reset),
+	    cmocka_unit_test_setup(test_probe_details, reset),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	health_reset();

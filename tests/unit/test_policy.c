@@ -368,6 +368,18 @@ static void test_geo_store(void **state)
 	expect_dc(t, 0, "2002:d8a0:5338::1", ~0ull, "us-east");     /* 6to4 of 216.160.83.56 */
 	/* not in the database, no coordinates: nearest takes its first target */
 	expect_dc(t, 0, "10.1.2.3", ~0ull, "us-east");
+
+	/* A geo branch that names one datacenter directly (net -> ap-southeast)
+	 * has nothing else to offer when it is down: it fails open, with
+	 * down_ttl so clients come back soon. */
+	uint64_t up = ~dc_bit(t->set, "ap-southeast");
+	struct policy_answer a = eval(t, 0, "203.0.113.77", 0, up);
+	assert_int_equal(a.datacenters, dc_bit(t->set, "ap-southeast"));
+	assert_true(a.degraded);
+	assert_int_equal(a.ttl, 10);
+	a = eval(t, 0, "203.0.113.77", 0, ~0ull);
+	assert_false(a.degraded);
+	assert_int_equal(a.ttl, 30);
 	tb_free(t);
 }
 

@@ -3,7 +3,9 @@
  * EDNS option and malformation is exactly what the test says), answered
  * from the fixture zones in tests/unit/query-zones/, and the replies are
  * read back with ldns.  The expected answers are the ones Knot DNS 3.2
- * gives for the same zone files (see the comments in src/query.c).
+ * gives for the same zone files (see the comments in src/query.c).  The
+ * second group answers steering policies from a snapshot built from YAML
+ * (see "steering" below), and checks that the query path never allocates.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,11 +16,19 @@
 #include <string.h>
 
 #include <arpa/inet.h>
+#include <limits.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <cmocka.h>
 #include <ldns/ldns.h>
 
+#include "config.h"
 #include "dname.h"
+#include "explain.h"
+#include "health.h"
+#include "policy.h"
 #include "query.h"
+#include "snapshot.h"
 #include "wire.h"
 #include "zone.h"
 
@@ -112,7 +122,7 @@ static struct reply *ask_raw(const struct zone_table *zones, const struct query_
 	struct query_client client = {(const struct sockaddr *)&sin, t};
 	struct reply *r = calloc(1, sizeof *r);
 	assert_non_null(r);
-	r->len = query_respond(zones, s, &client, req, reqlen, r->buf, sizeof r->buf);
+	r->len = query_respond(zones, NULL, s, &client, req, reqlen, r->buf, sizeof r->buf);
 	if (r->len > 0) {
 		assert_true(r->len >= WIRE_HEADER_LEN);
 		assert_int_equal(wire_get_u16(r->buf), wire_get_u16(req));
@@ -848,7 +858,7 @@ static void test_truncation_small_buffers(void **state)
 	uint8_t *buf = malloc(2048);
 	assert_non_null(buf);
 	for (size_t cap = 0; cap <= 1400; cap++) {
-		size_t n = query_respond(table, &settings, NULL, req.buf, req.len, buf, cap);
+		size_t n = query_respond(table, NULL, &settings, NULL, req.buf, req.len, buf, cap);
 		if (cap < WIRE_HEADER_LEN) {
 			assert_int_equal(n, 0);
 			continue;
@@ -1252,7 +1262,7 @@ static void check_any_reply(const uint8_t *req, size_t len, enum query_transport
 {
 	static uint8_t resp[65535];
 	struct query_client client = {NULL, t};
-	size_t n = query_respond(table, &settings, &client, req, len, resp, sizeof resp);
+	size_t n = query_respond(table, NULL, &settings, &client, req, len, resp, sizeof resp);
 	if (n == 0)
 		return;
 	assert_true(n >= WIRE_HEADER_LEN);
@@ -1302,6 +1312,660 @@ static void test_random_inputs(void **state)
 	}
 }
 
+/* ------------------------------------------------------------ steering
+ *
+ * Policy names, answered through a snapshot built from a YAML config the
+ * way the daemon builds it (config_load + snapshot_build), with the GeoIP
+ * fixture tools/mkgeodb makes from tests/unit/geo/city.txt.  There:
+ * 192.0.2.0/26 is DE (EU), 198.51.100.0/24 US-CA (/25 networks),
+ * 203.0.113.0/24 SG, 2001:db8:1::/48 IE (EU), 2001:db8::/32 JP, and
+ * 0.0.0.0 is not in the database.
+ */
+
+static char steer_dir[64];
+static struct config steer_cfg, steer_cfg_noecs;
+static struct snapshot *steer, *steer_noecs;
+
+static const char steer_yaml[] =
+    "geoip:\n"
+    "  database: %s\n"
+    "  client_subnet: %s\n"
+    "datacenters:\n"
+    "  us-east:      { location: [38.9, -77.0], a: [192.0.2.10, 192.0.2.11, 192.0.2.12],"
+    " aaaa: [\"2001:db8:1::10\"] }\n"
+    "  us-west:      { location: [37.4, -122.1], a: [192.0.2.20] }\n"
+    "  eu-central:   { location: [50.1, 8.7], a: [198.51.100.10], aaaa: [\"2001:db8:2::10\"] }\n"
+    "  ap-southeast: { location: [1.3, 103.9], a: [203.0.113.10] }\n"
+    "  cdn-eu:       { cname: eu.cdn.steer.example. }\n"
+    "  cdn-out:      { cname: edge.cdn-provider.example. }\n"
+    "policies:\n"
+    "  storefront:\n"
+    "    geo:\n"
+    "      \"continent:EU\": eu-central\n"
+    "      \"country:US\": us\n"
+    "      \"net:203.0.113.0/24\": ap-southeast\n"
+    "      \"default\": nearest\n"
+    "  us:       { failover: [us-east, us-west] }\n"
+    "  nearest:  { latency: [us-east, eu-central, ap-southeast] }\n"
+    "  api-all:  { all: [us-east, us-west, eu-central], max: 3 }\n"
+    "  cdn:      { failover: [cdn-eu] }\n"
+    "  away:     { failover: [cdn-out] }\n"
+    "zones:\n"
+    "  - origin: steer.example\n"
+    "    file: %s\n"
+    "    records:\n"
+    "      www:    { policy: storefront, ttl: 30, down_ttl: 10 }\n"
+    "      api:    { policy: api-all, ttl: 5 }\n"
+    "      static: { policy: cdn, ttl: 20 }\n"
+    "      out:    { policy: away, ttl: 25 }\n"
+    "      \"*.wild\": { policy: us, ttl: 40, down_ttl: 4 }\n";
+
+static const char *fixture_dir(void)
+{
+	const char *d = getenv("GEOSTEER_FIXTURES");
+	return d != NULL && *d ? d : "build/fixtures";
+}
+
+/* build/fixtures/city.mmdb, made by tools/mkgeodb when missing or stale. */
+static int steer_geo_fixture(char *out, size_t outlen)
+{
+	const char *src = "tests/unit/geo/city.txt";
+	char path[PATH_MAX];
+	snprintf(path, sizeof path, "%s/city.mmdb", fixture_dir());
+	struct stat st, ss;
+	if (stat(path, &st) != 0 || stat(src, &ss) != 0 || st.st_mtime < ss.st_mtime) {
+		char cmd[2 * PATH_MAX];
+		snprintf(cmd, sizeof cmd, "mkdir -p '%s' && tools/mkgeodb '%s' '%s'", fixture_dir(), src,
+		         path);
+		if (system(cmd) != 0)
+			return -1;
+	}
+	return realpath(path, out) != NULL && strlen(out) < outlen ? 0 : -1;
+}
+
+static int steer_load(const char *file, const char *ecs, const char *db, const char *zone, struct config *cfg,
+                      struct snapshot **snap)
+{
+	char path[128], err[1024];
+	snprintf(path, sizeof path, "%s/%s", steer_dir, file);
+	FILE *f = fopen(path, "w");
+	if (f == NULL)
+		return -1;
+	fprintf(f, steer_yaml, db, ecs, zone);
+	fclose(f);
+	if (config_load(path, cfg, err, sizeof err) != 0 || snapshot_build(cfg, snap, err, sizeof err) != 0) {
+		print_error("%s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+static int steer_setup(void **state)
+{
+	(void)state;
+	char db[PATH_MAX], zone[PATH_MAX];
+	snprintf(steer_dir, sizeof steer_dir, "/tmp/geosteer-query.XXXXXX");
+	if (mkdtemp(steer_dir) == NULL || steer_geo_fixture(db, sizeof db) != 0 ||
+	    realpath(ZONE_DIR "steer.example.zone", zone) == NULL) {
+		print_error("cannot set up the steering fixtures\n");
+		return -1;
+	}
+	health_reset();
+	if (steer_load("steer.yaml", "true", db, zone, &steer_cfg, &steer) != 0 ||
+	    steer_load("noecs.yaml", "false", db, zone, &steer_cfg_noecs, &steer_noecs) != 0)
+		return -1;
+	return 0;
+}
+
+static int steer_teardown(void **state)
+{
+	(void)state;
+	snapshot_free(steer);
+	snapshot_free(steer_noecs);
+	config_free(&steer_cfg);
+	config_free(&steer_cfg_noecs);
+	char path[128];
+	snprintf(path, sizeof path, "%s/steer.yaml", steer_dir);
+	unlink(path);
+	snprintf(path, sizeof path, "%s/noecs.yaml", steer_dir);
+	unlink(path);
+	rmdir(steer_dir);
+	return 0;
+}
+
+/* The ECS option for "ADDR" / prefix, as a resolver sends it (address cut
+ * to ceil(prefix / 8) bytes, bits past the prefix zero). */
+static size_t ecs_option(uint8_t *out, const char *addr, uint8_t prefix)
+{
+	uint8_t a[16] = {0};
+	int family = strchr(addr, ':') != NULL ? 2 : 1;
+	assert_int_equal(inet_pton(family == 1 ? AF_INET : AF_INET6, addr, a), 1);
+	size_t n = (prefix + 7u) / 8u;
+	for (unsigned i = prefix; i < n * 8; i++)
+		a[i / 8] &= (uint8_t) ~(0x80 >> (i % 8));
+	wire_put_u16(out, WIRE_EDNS_CLIENT_SUBNET);
+	wire_put_u16(out + 2, (uint16_t)(4 + n));
+	wire_put_u16(out + 4, (uint16_t)family);
+	out[6] = prefix;
+	out[7] = 0;
+	memcpy(out + 8, a, n);
+	return 8 + n;
+}
+
+/* A client socket address from text; NULL text: no address at all. */
+static const struct sockaddr *source_of(const char *text, struct sockaddr_storage *ss)
+{
+	if (text == NULL)
+		return NULL;
+	memset(ss, 0, sizeof *ss);
+	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+	if (inet_pton(AF_INET, text, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+	} else {
+		assert_int_equal(inet_pton(AF_INET6, text, &sin6->sin6_addr), 1);
+		sin6->sin6_family = AF_INET6;
+	}
+	return (const struct sockaddr *)ss;
+}
+
+/* Asks snap for name / type from source (NULL: no address), with ECS
+ * ecs/prefix when ecs is not NULL (EDNS on), else without EDNS. */
+static struct reply *ask_steer(const struct snapshot *snap, const char *name, uint16_t type, const char *ecs,
+                               uint8_t prefix, const char *source)
+{
+	struct request req;
+	uint8_t opt[32];
+	struct edns e = edns_default;
+	if (ecs != NULL) {
+		e.extra = opt;
+		e.extra_len = ecs_option(opt, ecs, prefix);
+	}
+	build(&req, name, type, WIRE_CLASS_IN, 0, ecs != NULL ? &e : NULL);
+	struct sockaddr_storage ss;
+	struct query_client client = {source_of(source, &ss), QUERY_UDP};
+	struct reply *r = calloc(1, sizeof *r);
+	assert_non_null(r);
+	r->len = query_respond(snap->zones, snap->policies, &snap->settings, &client, req.buf, req.len,
+	                       r->buf, sizeof r->buf);
+	assert_true(r->len >= WIRE_HEADER_LEN);
+	assert_int_equal(ldns_wire2pkt(&r->pkt, r->buf, r->len), LDNS_STATUS_OK);
+	return r;
+}
+
+/* The reply's ECS option: family, source and scope; the scope is returned. */
+static int ecs_scope_of(const struct reply *r, uint16_t family, uint8_t source)
+{
+	uint16_t len = 0;
+	const uint8_t *o = opt_option(r, WIRE_EDNS_CLIENT_SUBNET, &len);
+	assert_non_null(o);
+	assert_true(len >= 4);
+	assert_int_equal(wire_get_u16(o), family);
+	assert_int_equal(o[2], source);
+	assert_true(o[3] <= source); /* never claims more than it was told */
+	return o[3];
+}
+
+#define STEER_SOA                                                                                            \
+	"steer.example.\t300\tIN\tSOA\tns1.steer.example. hostmaster.steer.example. 1 7200 3600 1209600 300"
+#define US_EAST_A(ttl)                                                                                       \
+	"www.steer.example.\t" #ttl "\tIN\tA\t192.0.2.10",                                                   \
+	    "www.steer.example.\t" #ttl "\tIN\tA\t192.0.2.11",                                               \
+	    "www.steer.example.\t" #ttl "\tIN\tA\t192.0.2.12"
+
+static int dc_slot(const char *name)
+{
+	int slot = health_slot_find(name);
+	assert_true(slot >= 0);
+	return slot;
+}
+
+/* The datacenter chosen per ECS subnet, with the geo network as scope. */
+static void test_policy_geo_by_ecs(void **state)
+{
+	(void)state;
+	/* Frankfurt (DE, EU, a /26 in the database): eu-central. */
+	struct reply *r = ask_steer(steer, "www.steer.example", WIRE_TYPE_A, "192.0.2.1", 32, "127.0.0.1");
+	expect_header(r, WIRE_RCODE_NOERROR, true, false, 1, 0, 1);
+	EXPECT(ldns_pkt_answer(r->pkt), "www.steer.example.\t30\tIN\tA\t198.51.100.10");
+	assert_int_equal(ecs_scope_of(r, 1, 32), 26);
+	reply_free(r);
+
+	/* The same /26 as a /24 from the resolver: the answer may only be
+	 * claimed for the /24 it was asked for (too long would be a lie). */
+	r = ask_steer(steer, "www.steer.example", WIRE_TYPE_A, "192.0.2.0", 24, "127.0.0.1");
+	EXPECT(ldns_pkt_answer(r->pkt), "www.steer.example.\t30\tIN\tA\t198.51.100.10");
+	assert_int_equal(ecs_scope_of(r, 1, 24), 24);
+	reply_free(r);
+
+	/* US-CA: country:US -> us -> us-east, all of its addresses. */
+	r = ask_steer(steer, "www.steer.example", WIRE_TYPE_A, "198.51.100.77", 32, "127.0.0.1");
+	EXPECT(ldns_pkt_answer(r->pkt), US_EAST_A(30));
+	assert_int_equal(ecs_scope_of(r, 1, 32), 25);
+	reply_free(r);
+
+	/* net: rule, scope of the rule's /24 (SG network is a /24 too). */
+	r = ask_steer(steer, "www.steer.example", WIRE_TYPE_A, "203.0.113.9", 32, "127.0.0.1");
+	EXPECT(ldns_pkt_answer(r->pkt), "www.steer.example.\t30\tIN\tA\t203.0.113.10");
+	assert_int_equal(ecs_scope_of(r, 1, 32), 24);
+	reply_free(r);
+
+	/* IPv6 ECS, AAAA: Ireland (EU) -> eu-central's AAAA, scope /48. */
+	r = ask_steer(steer, "www.steer.example", WIRE_TYPE_AAAA, "2001:db8:1::", 56, "127.0.0.1");
+	EXPECT(ldns_pkt_answer(r->pkt), "www.steer.example.\t30\tIN\tAAAA\t2001:db8:2::10");
+	assert_int_equal(ecs_scope_of(r, 2, 56), 48);
+	reply_free(r);
+
+	/* AAAA for a US client: us-east's one AAAA. */
+	r = ask_steer(steer, "www.steer.example", WIRE_TYPE_AAAA, "198.51.100.1", 32, "127.0.0.1");
+	EXPECT(ldns_pkt_answer(r->pkt), "www.steer.example.\t30\tIN\tAAAA\t2001:db8:1::10");
+	reply_free(r);
+}
+
+/* A chosen datacenter without addresses of the family: NODATA, never
+ * another datacenter's addresses. */
+static void test_policy_nodata_family(void **state)
+{
+	(void)state;
+	struct reply *r =
+	    ask_steer(steer, "www.steer.example", WIRE_TYPE_AAAA, "203.0.113.9", 32, "127.0.0.1");
+	expect_header(r, WIRE_RCODE_NOERROR, true, false, 0, 1, 1);
+	EXPECT(ldns_pkt_authority(r->pkt), STEER_SOA);
+	assert_int_equal(ecs_scope_of(r, 1, 32), 24); /* the decision still depended on the subnet */
+	reply_free(r);
+}
+
+/* Without ECS the packet's source address steers, and there is no OPT. */
+static void test_policy_packet_source(void **state)
+{
+	(void)state;
+	struct reply *r = ask_steer(steer, "www.steer.example", WIRE_TYPE_A, NULL, 0, "203.0.113.5");
+	expect_header(r, WIRE_RCODE_NOERROR, true, false, 1, 0, 0);
+	EXPECT(ldns_pkt_answer(r->pkt), "www.steer.example.\t30\tIN\tA\t203.0.113.10");
+	reply_free(r);
+
+	r = ask_steer(steer, "www.steer.example", WIRE_TYPE_A, NULL, 0, "2001:db8:1::5");
+	EXPECT(ldns_pkt_answer(r->pkt), "www.steer.example.\t30\tIN\tA\t198.51.100.10");
+	reply_free(r);
+
+	/* IPv4-mapped source geolocates as its IPv4 address. */
+	r = ask_steer(steer, "www.steer.example", WIRE_TYPE_A, NULL, 0, "::ffff:192.0.2.7");
+	EXPECT(ldns_pkt_answer(r->pkt), "www.steer.example.\t30\tIN\tA\t198.51.100.10");
+	reply_free(r);
+
+	/* No source at all is 0.0.0.0: not in the database, default ->
+	 * nearest, no coordinates -> the first target, us-east. */
+	r = ask_steer(steer, "www.steer.example", WIRE_TYPE_A, NULL, 0, NULL);
+	EXPECT(ldns_pkt_answer(r->pkt), US_EAST_A(30));
+	reply_free(r);
+
+	/* ECS with SOURCE PREFIX-LENGTH 0 asks not to use client data: the
+	 * resolver's address steers and the scope is 0 (RFC 7871 7.1.2). */
+	r = ask_steer(steer, "www.steer.example", WIRE_TYPE_A, "0.0.0.0", 0, "203.0.113.5");
+	EXPECT(ldns_pkt_answer(r->pkt), "www.steer.example.\t30\tIN\tA\t203.0.113.10");
+	assert_int_equal(ecs_scope_of(r, 1, 0), 0);
+	reply_free(r);
+}
+
+/* client_subnet: false ignores ECS (the source steers) and says so with
+ * scope 0, echoing family and source prefix as sent. */
+static void test_policy_client_subnet_off(void **state)
+{
+	(void)state;
+	struct reply *r =
+	    ask_steer(steer_noecs, "www.steer.example", WIRE_TYPE_A, "192.0.2.1", 32, "203.0.113.5");
+	expect_header(r, WIRE_RCODE_NOERROR, true, false, 1, 0, 1);
+	EXPECT(ldns_pkt_answer(r->pkt), "www.steer.example.\t30\tIN\tA\t203.0.113.10");
+	assert_int_equal(ecs_scope_of(r, 1, 32), 0);
+	reply_free(r);
+	/* and the same query with ECS honoured answers from the ECS address */
+	r = ask_steer(steer, "www.steer.example", WIRE_TYPE_A, "192.0.2.1", 32, "203.0.113.5");
+	EXPECT(ldns_pkt_answer(r->pkt), "www.steer.example.\t30\tIN\tA\t198.51.100.10");
+	reply_free(r);
+}
+
+/* Static names keep scope 0 even in a zone with policies. */
+static void test_policy_static_scope_zero(void **state)
+{
+	(void)state;
+	struct reply *r = ask_steer(steer, "ns1.steer.example", WIRE_TYPE_A, "192.0.2.1", 32, "127.0.0.1");
+	EXPECT(ldns_pkt_answer(r->pkt), "ns1.steer.example.\t3600\tIN\tA\t192.0.2.53");
+	assert_int_equal(ecs_scope_of(r, 1, 32), 0);
+	reply_free(r);
+}
+
+/* A drain moves the answer at once, with down_ttl; undrain moves it back. */
+static void test_policy_drain_down_ttl(void **state)
+{
+	(void)state;
+	int east = dc_slot("us-east");
+	health_set_admin(east, HEALTH_ADMIN_DRAIN);
+	struct reply *r = ask_steer(steer, "www.steer.example", WIRE_TYPE_A, "198.51.100.1", 32, "127.0.0.1");
+	EXPECT(ldns_pkt_answer(r->pkt), "www.steer.example.\t10\tIN\tA\t192.0.2.20");
+	reply_free(r);
+	/* AAAA: us-west has none, so NODATA rather than us-east's. */
+	r = ask_steer(steer, "www.steer.example", WIRE_TYPE_AAAA, "198.51.100.1", 32, "127.0.0.1");
+	expect_header(r, WIRE_RCODE_NOERROR, true, false, 0, 1, 1);
+	reply_free(r);
+	health_set_admin(east, HEALTH_ADMIN_NONE);
+	r = ask_steer(steer, "www.steer.example", WIRE_TYPE_A, "198.51.100.1", 32, "127.0.0.1");
+	EXPECT(ldns_pkt_answer(r->pkt), US_EAST_A(30));
+	reply_free(r);
+}
+
+/* A cname datacenter: the CNAME (policy TTL), followed inside the zone;
+ * to outside the zone it ends there; CNAME and ANY get it unfollowed. */
+static void test_policy_cname_datacenter(void **state)
+{
+	(void)state;
+	struct reply *r = ask_steer(steer, "static.steer.example", WIRE_TYPE_A, "192.0.2.1", 32, "127.0.0.1");
+	expect_header(r, WIRE_RCODE_NOERROR, true, false, 2, 0, 1);
+	EXPECT(ldns_pkt_answer(r->pkt), "static.steer.example.\t20\tIN\tCNAME\teu.cdn.steer.example.",
+	       "eu.cdn.steer.example.\t600\tIN\tA\t198.51.100.99");
+	assert_int_equal(ecs_scope_of(r, 1, 32), 0); /* failover never looks at the client */
+	reply_free(r);
+
+	r = ask_steer(steer, "out.steer.example", WIRE_TYPE_AAAA, NULL, 0, "127.0.0.1");
+	expect_header(r, WIRE_RCODE_NOERROR, true, false, 1, 0, 0);
+	EXPECT(ldns_pkt_answer(r->pkt), "out.steer.example.\t25\tIN\tCNAME\tedge.cdn-provider.example.");
+	reply_free(r);
+
+	const uint16_t types[] = {WIRE_TYPE_CNAME, WIRE_TYPE_ANY};
+	for (size_t i = 0; i < 2; i++) {
+		r = ask_steer(steer, "static.steer.example", types[i], NULL, 0, "127.0.0.1");
+		expect_header(r, WIRE_RCODE_NOERROR, true, false, 1, 0, 0);
+		EXPECT(ldns_pkt_answer(r->pkt),
+		       "static.steer.example.\t20\tIN\tCNAME\teu.cdn.steer.example.");
+		reply_free(r);
+	}
+	/* CNAME at an address policy: no CNAME there, NODATA. */
+	r = ask_steer(steer, "www.steer.example", WIRE_TYPE_CNAME, NULL, 0, "127.0.0.1");
+	expect_header(r, WIRE_RCODE_NOERROR, true, false, 0, 1, 0);
+	reply_free(r);
+}
+
+/* ANY gets the A RRset only (RFC 8482); other types the static data. */
+static void test_policy_any_and_static_types(void **state)
+{
+	(void)state;
+	struct reply *r =
+	    ask_steer(steer, "www.steer.example", WIRE_TYPE_ANY, "203.0.113.9", 32, "127.0.0.1");
+	expect_header(r, WIRE_RCODE_NOERROR, true, false, 1, 0, 1);
+	EXPECT(ldns_pkt_answer(r->pkt), "www.steer.example.\t30\tIN\tA\t203.0.113.10");
+	reply_free(r);
+
+	r = ask_steer(steer, "www.steer.example", WIRE_TYPE_MX, "203.0.113.9", 32, "127.0.0.1");
+	EXPECT(ldns_pkt_answer(r->pkt), "www.steer.example.\t3600\tIN\tMX\t10 mail.steer.example.");
+	EXPECT(ldns_pkt_additional(r->pkt), "mail.steer.example.\t3600\tIN\tA\t192.0.2.25");
+	assert_int_equal(ecs_scope_of(r, 1, 32), 0);
+	reply_free(r);
+
+	r = ask_steer(steer, "www.steer.example", WIRE_TYPE_TXT, NULL, 0, "127.0.0.1");
+	EXPECT(ldns_pkt_answer(r->pkt), "www.steer.example.\t3600\tIN\tTXT\t\"storefront\"");
+	reply_free(r);
+}
+
+/* `all` with max 3: the first three addresses in datacenter order. */
+static void test_policy_max_addresses(void **state)
+{
+	(void)state;
+	struct reply *r = ask_steer(steer, "api.steer.example", WIRE_TYPE_A, NULL, 0, "127.0.0.1");
+	EXPECT(ldns_pkt_answer(r->pkt), "api.steer.example.\t5\tIN\tA\t192.0.2.10",
+	       "api.steer.example.\t5\tIN\tA\t192.0.2.11", "api.steer.example.\t5\tIN\tA\t192.0.2.12");
+	reply_free(r);
+	/* AAAA: us-east and eu-central each have one (us-west none). */
+	r = ask_steer(steer, "api.steer.example", WIRE_TYPE_AAAA, NULL, 0, "127.0.0.1");
+	EXPECT(ldns_pkt_answer(r->pkt), "api.steer.example.\t5\tIN\tAAAA\t2001:db8:1::10",
+	       "api.steer.example.\t5\tIN\tAAAA\t2001:db8:2::10");
+	reply_free(r);
+	/* with us-east drained, the max picks from what is left (degraded: its
+	 * ttl is down_ttl, which defaults to min(ttl, 10) = 5) */
+	int east = dc_slot("us-east");
+	health_set_admin(east, HEALTH_ADMIN_DRAIN);
+	r = ask_steer(steer, "api.steer.example", WIRE_TYPE_A, NULL, 0, "127.0.0.1");
+	EXPECT(ldns_pkt_answer(r->pkt), "api.steer.example.\t5\tIN\tA\t192.0.2.20",
+	       "api.steer.example.\t5\tIN\tA\t198.51.100.10");
+	reply_free(r);
+	health_set_admin(east, HEALTH_ADMIN_NONE);
+}
+
+/* Per-address health: down addresses are left out unless none is left. */
+static void test_policy_address_mask(void **state)
+{
+	(void)state;
+	int east = dc_slot("us-east");
+	health_set_address_mask(east, 0x5); /* a[0] and a[2] up; a[1] and the AAAA down */
+	struct reply *r = ask_steer(steer, "www.steer.example", WIRE_TYPE_A, "198.51.100.1", 32, "127.0.0.1");
+	EXPECT(ldns_pkt_answer(r->pkt), "www.steer.example.\t30\tIN\tA\t192.0.2.10",
+	       "www.steer.example.\t30\tIN\tA\t192.0.2.12");
+	reply_free(r);
+	/* the only AAAA is down: fail open, it is answered */
+	r = ask_steer(steer, "www.steer.example", WIRE_TYPE_AAAA, "198.51.100.1", 32, "127.0.0.1");
+	EXPECT(ldns_pkt_answer(r->pkt), "www.steer.example.\t30\tIN\tAAAA\t2001:db8:1::10");
+	reply_free(r);
+	health_set_address_mask(east, 0x8); /* every A down, the AAAA up */
+	r = ask_steer(steer, "www.steer.example", WIRE_TYPE_A, "198.51.100.1", 32, "127.0.0.1");
+	EXPECT(ldns_pkt_answer(r->pkt), US_EAST_A(30));
+	reply_free(r);
+	/* the mask is per address, the max counts what is answered */
+	health_set_address_mask(east, 0x6);
+	r = ask_steer(steer, "api.steer.example", WIRE_TYPE_A, NULL, 0, "127.0.0.1");
+	EXPECT(ldns_pkt_answer(r->pkt), "api.steer.example.\t5\tIN\tA\t192.0.2.11",
+	       "api.steer.example.\t5\tIN\tA\t192.0.2.12", "api.steer.example.\t5\tIN\tA\t192.0.2.20");
+	reply_free(r);
+	health_set_address_mask(east, ~0ull);
+}
+
+/* A wildcard policy name answers with the query name as owner; a static
+ * CNAME into a policy name carries the policy's scope into the reply. */
+static void test_policy_wildcard_and_chain(void **state)
+{
+	(void)state;
+	struct reply *r = ask_steer(steer, "foo.wild.steer.example", WIRE_TYPE_A, NULL, 0, "127.0.0.1");
+	EXPECT(ldns_pkt_answer(r->pkt), "foo.wild.steer.example.\t40\tIN\tA\t192.0.2.10",
+	       "foo.wild.steer.example.\t40\tIN\tA\t192.0.2.11",
+	       "foo.wild.steer.example.\t40\tIN\tA\t192.0.2.12");
+	reply_free(r);
+
+	r = ask_steer(steer, "alias.steer.example", WIRE_TYPE_A, "192.0.2.1", 32, "127.0.0.1");
+	EXPECT(ldns_pkt_answer(r->pkt), "alias.steer.example.\t3600\tIN\tCNAME\twww.steer.example.",
+	       "www.steer.example.\t30\tIN\tA\t198.51.100.10");
+	assert_int_equal(ecs_scope_of(r, 1, 32), 26);
+	reply_free(r);
+}
+
+/* Answers that do not fit over UDP set TC and are left out whole. */
+static void test_policy_truncation(void **state)
+{
+	(void)state;
+	struct request req;
+	build(&req, "api.steer.example", WIRE_TYPE_A, WIRE_CLASS_IN, 0, NULL);
+	struct query_client client = {NULL, QUERY_UDP};
+	uint8_t buf[512];
+	/* header + question fit, the three A records (3 * 16 bytes) do not */
+	size_t cap = WIRE_HEADER_LEN + 23 + 4 + 20;
+	size_t n = query_respond(steer->zones, steer->policies, &steer->settings, &client, req.buf, req.len,
+	                         buf, cap);
+	assert_true(n > 0 && n <= cap);
+	assert_true(wire_get_u16(buf + 2) & WIRE_FLAG_TC);
+	assert_int_equal(wire_get_u16(buf + 6), 0);
+}
+
+/* explain (src/explain.c) narrates the same answer the query path gives. */
+static void expect_contains(const char *text, const char *want)
+{
+	if (strstr(text, want) == NULL)
+		fail_msg("'%s' not in:\n%s", want, text);
+}
+
+static void test_explain(void **state)
+{
+	(void)state;
+	static char out[16384];
+	assert_int_equal(explain_query(steer, "192.0.2.1", "www.steer.example", NULL, out, sizeof out), 0);
+	expect_contains(out, "query www.steer.example. A from 192.0.2.1\n");
+	expect_contains(out, "storefront: geo continent:EU -> eu-central");
+	expect_contains(out, "reply: NOERROR\n  answer: www.steer.example. 30 IN A 198.51.100.10\n");
+	expect_contains(out, "ttl 30, ecs scope /26\n");
+
+	/* a cname datacenter: the chain, then the followed answer */
+	assert_int_equal(explain_query(steer, "2001:db8:1::1", "static.steer.example", "a", out, sizeof out),
+	                 0);
+	expect_contains(out, "static.steer.example.: CNAME to eu.cdn.steer.example., followed\n");
+	expect_contains(out, "eu.cdn.steer.example.: static data, no policy\n");
+	expect_contains(out, "  answer: eu.cdn.steer.example. 600 IN A 198.51.100.99\n");
+	expect_contains(out, "ttl 20, ecs scope /0\n");
+
+	/* NODATA shows the SOA and its negative TTL */
+	assert_int_equal(explain_query(steer, "203.0.113.9", "www.steer.example", "AAAA", out, sizeof out),
+	                 0);
+	expect_contains(out, "reply: NOERROR\n  authority: steer.example. 300 IN SOA ");
+	expect_contains(out, "ttl 300, ecs scope /24\n");
+
+	/* a drained datacenter shows in both the trace and the answer */
+	int east = dc_slot("us-east");
+	health_set_admin(east, HEALTH_ADMIN_DRAIN);
+	assert_int_equal(explain_query(steer, "198.51.100.1", "www.steer.example", NULL, out, sizeof out), 0);
+	health_set_admin(east, HEALTH_ADMIN_NONE);
+	expect_contains(out, "  answer: www.steer.example. 10 IN A 192.0.2.20\n");
+
+	/* a short buffer is cut, never overrun */
+	char small[40];
+	assert_int_equal(explain_query(steer, "192.0.2.1", "www.steer.example", NULL, small, sizeof small),
+	                 0);
+	assert_int_equal(strlen(small), sizeof small - 1);
+
+	assert_int_equal(explain_query(steer, "nonsense", "www.steer.example", NULL, out, sizeof out), -1);
+	assert_string_equal(out, "bad client address 'nonsense'");
+	assert_int_equal(explain_query(steer, "192.0.2.1", "a..b", NULL, out, sizeof out), -1);
+	assert_string_equal(out, "bad name 'a..b'");
+	assert_int_equal(explain_query(steer, "192.0.2.1", "www.steer.example", "BOGUS", out, sizeof out),
+	                 -1);
+	assert_string_equal(out, "unknown type 'BOGUS'");
+	assert_int_equal(explain_query(steer, "192.0.2.1", "www.elsewhere.test", NULL, out, sizeof out), -1);
+	assert_string_equal(out, "www.elsewhere.test. is not in any zone served here");
+	assert_int_equal(explain_query(NULL, "192.0.2.1", "www.steer.example", NULL, out, sizeof out), -1);
+}
+
+/* ------------------------------------------------ allocation counting
+ *
+ * The query path must not allocate.  Under AddressSanitizer its allocator
+ * hooks count; otherwise malloc, calloc and realloc are interposed here
+ * (the executable's definitions win over libc's) and passed on to glibc's
+ * __libc_* entry points.  free needs no counting and is left alone.
+ */
+static volatile bool alloc_counting;
+static volatile unsigned long alloc_count;
+
+#if defined(__SANITIZE_ADDRESS__)
+int __sanitizer_install_malloc_and_free_hooks(void (*malloc_hook)(const volatile void *, size_t),
+                                              void (*free_hook)(const volatile void *));
+static void alloc_malloc_hook(const volatile void *p, size_t n)
+{
+	(void)p;
+	(void)n;
+	if (alloc_counting)
+		alloc_count++;
+}
+static void alloc_free_hook(const volatile void *p)
+{
+	(void)p;
+}
+static void alloc_counter_install(void)
+{
+	__sanitizer_install_malloc_and_free_hooks(alloc_malloc_hook, alloc_free_hook);
+}
+#else
+extern void *__libc_malloc(size_t size);
+extern void *__libc_calloc(size_t n, size_t size);
+extern void *__libc_realloc(void *p, size_t size);
+void *malloc(size_t size)
+{
+	if (alloc_counting)
+		alloc_count++;
+	return __libc_malloc(size);
+}
+void *calloc(size_t n, size_t size)
+{
+	if (alloc_counting)
+		alloc_count++;
+	return __libc_calloc(n, size);
+}
+void *realloc(void *p, size_t size)
+{
+	if (alloc_counting)
+		alloc_count++;
+	return __libc_realloc(p, size);
+}
+static void alloc_counter_install(void)
+{
+}
+#endif
+
+static void test_policy_no_allocation(void **state)
+{
+	(void)state;
+	alloc_counter_install();
+	/* The counter itself works: one malloc is seen. */
+	alloc_count = 0;
+	alloc_counting = true;
+	void *volatile probe = malloc(64);
+	alloc_counting = false;
+	free(probe);
+	assert_int_equal(alloc_count, 1);
+
+	struct {
+		const char *name;
+		uint16_t type;
+		const char *ecs;
+		uint8_t prefix;
+	} mix[] = {
+	    {"www.steer.example", WIRE_TYPE_A, "192.0.2.1", 32},
+	    {"www.steer.example", WIRE_TYPE_A, NULL, 0},
+	    {"www.steer.example", WIRE_TYPE_AAAA, "2001:db8:1::", 48},
+	    {"www.steer.example", WIRE_TYPE_AAAA, "203.0.113.0", 24},
+	    {"www.steer.example", WIRE_TYPE_ANY, "198.51.100.0", 24},
+	    {"www.steer.example", WIRE_TYPE_MX, NULL, 0},
+	    {"api.steer.example", WIRE_TYPE_A, "10.1.2.0", 24},
+	    {"static.steer.example", WIRE_TYPE_A, NULL, 0},
+	    {"out.steer.example", WIRE_TYPE_A, "192.0.2.64", 26},
+	    {"x.wild.steer.example", WIRE_TYPE_A, NULL, 0},
+	    {"alias.steer.example", WIRE_TYPE_A, "2400:cb00::", 32},
+	    {"ns1.steer.example", WIRE_TYPE_A, "192.0.2.1", 32},
+	    {"steer.example", WIRE_TYPE_NS, NULL, 0},
+	    {"nothere.steer.example", WIRE_TYPE_A, "192.0.2.1", 32},
+	};
+	enum { MIX = sizeof mix / sizeof mix[0] };
+	static struct request reqs[MIX];
+	for (size_t i = 0; i < MIX; i++) {
+		uint8_t opt[32];
+		struct edns e = edns_default;
+		if (mix[i].ecs != NULL) {
+			e.extra = opt;
+			e.extra_len = ecs_option(opt, mix[i].ecs, mix[i].prefix);
+		}
+		build(&reqs[i], mix[i].name, mix[i].type, WIRE_CLASS_IN, 0, mix[i].ecs != NULL ? &e : NULL);
+	}
+	struct sockaddr_storage v4, v6;
+	struct query_client clients[2] = {{source_of("198.51.100.3", &v4), QUERY_UDP},
+	                                  {source_of("2001:db8:1::3", &v6), QUERY_TCP}};
+	static uint8_t resp[65535];
+	size_t empty = 0;
+
+	alloc_count = 0;
+	alloc_counting = true;
+	for (unsigned i = 0; i < 10000; i++) {
+		const struct request *q = &reqs[i % MIX];
+		size_t n = query_respond(steer->zones, steer->policies, &steer->settings,
+		                         &clients[(i / MIX) & 1], q->buf, q->len, resp, sizeof resp);
+		if (n < WIRE_HEADER_LEN)
+			empty++;
+	}
+	alloc_counting = false;
+	assert_int_equal(empty, 0);
+	assert_int_equal(alloc_count, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1341,5 +2005,23 @@ int main(void)
 	    cmocka_unit_test(test_chaos),
 	    cmocka_unit_test(test_random_inputs),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	const struct CMUnitTest steering[] = {
+	    cmocka_unit_test(test_policy_geo_by_ecs),
+	    cmocka_unit_test(test_policy_nodata_family),
+	    cmocka_unit_test(test_policy_packet_source),
+	    cmocka_unit_test(test_policy_client_subnet_off),
+	    cmocka_unit_test(test_policy_static_scope_zero),
+	    cmocka_unit_test(test_policy_drain_down_ttl),
+	    cmocka_unit_test(test_policy_cname_datacenter),
+	    cmocka_unit_test(test_policy_any_and_static_types),
+	    cmocka_unit_test(test_policy_max_addresses),
+	    cmocka_unit_test(test_policy_address_mask),
+	    cmocka_unit_test(test_policy_wildcard_and_chain),
+	    cmocka_unit_test(test_policy_truncation),
+	    cmocka_unit_test(test_policy_no_allocation),
+	    cmocka_unit_test(test_explain),
+	};
+	int failed = cmocka_run_group_tests(tests, setup, teardown);
+	failed += cmocka_run_group_tests(steering, steer_setup, steer_teardown);
+	return failed;
 }
