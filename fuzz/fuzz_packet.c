@@ -28,16 +28,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
 #include "query.h"
+#include "snapshot.h"
 #include "wire.h"
 #include "zone.h"
 
 #pragma weak zone_table_build
 #pragma weak query_respond
+#pragma weak config_load
+#pragma weak snapshot_build
 
 #define FUZZ_UDP_PAYLOAD 1232
 
 static struct zone_table *fuzz_zones;
+static const struct policy_set *fuzz_policies;
 static bool fuzz_initialised;
 static uint8_t fuzz_resp[WIRE_MAX_MESSAGE];
 
@@ -47,6 +52,25 @@ static void fuzz_init(void)
 	if (zone_table_build == NULL || query_respond == NULL) {
 		fprintf(stderr, "fuzz_packet: query path not linked in; fuzzing the wire layer only\n");
 		return;
+	}
+	/* Preferably the whole store example (policies, GeoIP, fences), so
+	 * the steering code is fuzzed too: $GEOSTEER_FUZZ_CONFIG, default
+	 * geosteer.yaml (tools/run-fuzz builds its demo database first). */
+	const char *config_path = getenv("GEOSTEER_FUZZ_CONFIG");
+	if (config_path == NULL)
+		config_path = "geosteer.yaml";
+	if (config_load != NULL && snapshot_build != NULL && getenv("GEOSTEER_FUZZ_ZONE") == NULL) {
+		static struct config config;
+		static struct snapshot *snap; /* kept for the whole run */
+		char cerr[512];
+		if (config_load(config_path, &config, cerr, sizeof cerr) == 0 &&
+		    snapshot_build(&config, &snap, cerr, sizeof cerr) == 0) {
+			fuzz_zones = snap->zones;
+			fuzz_policies = snap->policies;
+			fprintf(stderr, "fuzz_packet: answering from %s (with policies)\n", config_path);
+			return;
+		}
+		fprintf(stderr, "fuzz_packet: %s; falling back to a zone file\n", cerr);
 	}
 	const char *file = getenv("GEOSTEER_FUZZ_ZONE");
 	const char *origin = getenv("GEOSTEER_FUZZ_ORIGIN");
@@ -155,12 +179,15 @@ static void fuzz_query_path(const uint8_t *data, size_t size, enum wire_parse_st
 	struct query_settings settings = {.nsid = nsid, .nsid_len = 4, .udp_payload = FUZZ_UDP_PAYLOAD};
 	struct sockaddr_in v4 = {.sin_family = AF_INET, .sin_port = htons(5353)};
 	struct sockaddr_in6 v6 = {.sin6_family = AF_INET6, .sin6_port = htons(5353)};
-	v4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	/* The source address comes from the request ID, so inputs without
+	 * ECS still reach different geo branches. */
+	v4.sin_addr.s_addr = size >= 2 ? htonl(0xC0000200u | data[1]) ^ htonl((uint32_t)data[0] << 8)
+	                               : htonl(INADDR_LOOPBACK);
 	v6.sin6_addr = in6addr_loopback;
 
 	struct query_client udp = {.addr = (const struct sockaddr *)&v4, .transport = QUERY_UDP};
 	size_t len =
-	    query_respond(fuzz_zones, NULL, &settings, &udp, data, size, fuzz_resp, sizeof fuzz_resp);
+	    query_respond(fuzz_zones, fuzz_policies, &settings, &udp, data, size, fuzz_resp, sizeof fuzz_resp);
 	if (status == WIRE_PARSE_DROP && len != 0)
 		abort();
 	if (len > 0) {
@@ -170,7 +197,7 @@ static void fuzz_query_path(const uint8_t *data, size_t size, enum wire_parse_st
 	}
 
 	struct query_client tcp = {.addr = (const struct sockaddr *)&v6, .transport = QUERY_TCP};
-	len = query_respond(fuzz_zones, NULL, &settings, &tcp, data, size, fuzz_resp, sizeof fuzz_resp);
+	len = query_respond(fuzz_zones, fuzz_policies, &settings, &tcp, data, size, fuzz_resp, sizeof fuzz_resp);
 	if (status == WIRE_PARSE_DROP && len != 0)
 		abort();
 	if (len > 0)
