@@ -15,7 +15,7 @@ LIB_OBJ := $(LIB_SRC:src/%.c=$(BUILD)/%.o)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps test unit integration compare asan fuzz run clean format
+.PHONY: all deps test unit integration compare asan fuzz run clean format lab
 
 all: geosteerd geosteerctl
 
@@ -63,6 +63,8 @@ integration: geosteerd geosteerctl
 	@tests/integration/control-test
 	@tests/integration/steering-test
 	@tests/integration/probe-test
+	@tests/integration/stall-test
+	@tests/integration/metrics-test
 
 compare: geosteerd
 	@tests/compare/run
@@ -80,6 +82,8 @@ asan: deps
 	@GEOSTEERD=build-asan/geosteerd GEOSTEERCTL=build-asan/geosteerctl tests/integration/control-test
 	@GEOSTEERD=build-asan/geosteerd GEOSTEERCTL=build-asan/geosteerctl tests/integration/steering-test
 	@GEOSTEERD=build-asan/geosteerd GEOSTEERCTL=build-asan/geosteerctl tests/integration/probe-test
+	@GEOSTEERD=build-asan/geosteerd GEOSTEERCTL=build-asan/geosteerctl tests/integration/stall-test
+	@GEOSTEERD=build-asan/geosteerd GEOSTEERCTL=build-asan/geosteerctl tests/integration/metrics-test
 	@GEOSTEERD=build-asan/geosteerd tests/compare/run
 
 FUZZ_SECONDS ?= 60
@@ -94,6 +98,10 @@ build/demo-geo.mmdb: zones/demo-geo.txt tools/mkgeodb
 run: deps
 	@$(MAKE) --no-print-directory all build/demo-geo.mmdb
 	./geosteerd -c geosteer.yaml
+
+# The three-region demo of tools/lab (root, network namespaces; see README).
+lab: geosteerd geosteerctl
+	@tools/lab demo
 
 clean:
 	rm -rf build build-asan build-fuzz geosteerd geosteerctl

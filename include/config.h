@@ -16,7 +16,9 @@
  *           (512..4096, default 1232), tcp_idle_timeout (ms, 1000..600000,
  *           default 10000), tcp_max_connections (1..65535, default 256),
  *           control (path of the control socket, default
- *           run/geosteerd.sock in the config file's folder)
+ *           run/geosteerd.sock in the config file's folder), metrics
+ *           ("ADDR:PORT" or a list of them: where GET /metrics answers in
+ *           Prometheus text format; off when absent)
  *   geoip:  database, asn_database (paths; need not exist yet, the policy
  *           module loads them), client_subnet (bool, default true)
  *   datacenters: NAME: { location: [LAT -90..90, LON -180..180],
@@ -45,7 +47,9 @@
  *             weighted: { TARGET: WEIGHT 0..1000000 }
  *           and options sticky (bool, default false; weighted only), max
  *           (1..1000, default 0 = no limit; all only), latency_table (path;
- *           latency only).  A target list must not be empty.  Geo keys and
+ *           latency only), latency_source: distance|probes|table (latency
+ *           only, default distance; see below).  A target list must not be
+ *           empty.  Geo keys and
  *           selectors are stored canonical: kind lower-case, codes
  *           upper-case, net: as inet_ntop prints it ("country:us" →
  *           "country:US").  A policy may not share a datacenter's name.
@@ -56,6 +60,19 @@
  *           ttl (0..2147483647, default 30), down_ttl (0..2147483647,
  *           default min(ttl, 10)) } } }; NAME is "@", relative to origin or
  *           absolute, and must be a valid domain name
+ * latency_source says what a latency policy ranks its targets by:
+ *   distance  great-circle distance from the client's GeoIP location; when
+ *             latency_table is also given, the table's RTTs rank first for
+ *             the clients it covers (the datacenters a row lists before
+ *             the others) and distance ranks the rest.  latency_table
+ *             alone, without latency_source, means exactly this.
+ *   probes    the health probes' RTT moving average per datacenter (the
+ *             latency from this server: anycast PoPs); datacenters without
+ *             a measurement rank after those with one, by distance.  Not
+ *             with latency_table.
+ *   table     latency_table only (required): clients it does not cover,
+ *             and datacenters their row does not list, fall back to the
+ *             order written.
  * Names that refer to other entries (targets, record policies, allowed
  * datacenters) are checked by the policy module, not here (a datacenter's
  * check names are checked here, against checks:); every target and
@@ -158,6 +175,13 @@ struct config_policy_target {
 	int line;
 };
 
+/* latency_source: what a latency policy ranks by (see the key list). */
+enum config_latency_source {
+	CONFIG_LATENCY_DISTANCE, /* default; latency_table, when given, overrides it */
+	CONFIG_LATENCY_PROBES,
+	CONFIG_LATENCY_TABLE,
+};
+
 /* policies: NAME: { geo | failover | latency | weighted | all: ..., options } */
 struct config_policy {
 	char *name;
@@ -168,6 +192,8 @@ struct config_policy {
 	bool sticky;         /* weighted: pick by a hash of the client subnet */
 	unsigned max;        /* all: at most this many addresses; 0 = no limit */
 	char *latency_table; /* latency: resolved path of a "CIDR DATACENTER RTT_MS" file, or NULL */
+	enum config_latency_source latency_source; /* latency: default distance */
+	int latency_source_line;                   /* 0 when not given */
 };
 
 /* residency: NAME: { clients: [...], allowed: [...] } */
@@ -201,6 +227,11 @@ struct config {
 	size_t fence_count;
 	struct config_check *checks; /* in the order written */
 	size_t check_count;
+	struct config_listen *metrics; /* server.metrics; NULL (count 0): no metrics endpoint */
+	size_t metrics_count;
+	/* SHA-256 of the file's bytes as read, lower-case hex; "" when built
+	 * without OpenSSL.  Lets operators see which file a daemon runs. */
+	char sha256[65];
 };
 
 /* Returns 0, or -1 with one line "FILE:LINE: message" in err; on failure

@@ -14,10 +14,21 @@
  * idle connection is closed after CONTROL_IDLE_SECONDS.
  *
  * Commands and replies (arguments separated by spaces):
- *   status            {"ok":true,"version":V,"uptime_s":N,"config":PATH,
- *                      "generation":N,"zones":[{"origin":"shop.example.","serial":N}]}
+ *   status            {"ok":true,"version":V,"uptime_s":N,
+ *                      "config_sha256":HEX|null,"config":PATH,"generation":N,
+ *                      "zones":[{"origin":"shop.example.","serial":N}]}
  *                     (from snapshot_current(); generation 0 and no zones
- *                     before the first publish)
+ *                     before the first publish; the hash is of the config
+ *                     file as last loaded successfully, hooks->config_sha256)
+ *   stats             {"ok":true,"uptime_s":N,"queries":{"udp":N,"tcp":N},
+ *                      "qtype":{"A":N,..},"rcode":{"NOERROR":N,..},
+ *                      "truncated":N,"ecs":N,"dropped":N,"fail_open":N,
+ *                      "fenced":N,"policies":{"www.shop.example.":N,..},
+ *                      "datacenters":{"us-east":N,..},"reloads":N,
+ *                      "reload_failures":N}
+ *                     (stats_read(); qtype and rcode list the buckets
+ *                     that are not zero, policies every record of the
+ *                     current snapshot, datacenters every health slot)
  *   health            {"ok":true,"datacenters":[{"name":..,"up":B,"probed_up":B,
  *                      "admin":"none"|"drain"|"force-up","since":"2026-11-26T20:05:41Z",
  *                      "reason":..}]}  one entry per health slot, in slot order
@@ -64,6 +75,9 @@ struct control_hooks {
 	void *ctx;               /* passed to every hook */
 	const char *version;     /* e.g. "0.1.0" */
 	const char *config_path; /* as given on the command line */
+	/* SHA-256 (hex) of the config last loaded, or NULL / "": unknown.  The
+	 * daemon rewrites the string in place on reload (same thread). */
+	const char *config_sha256;
 
 	/* Reloads config and zones and publishes the result.  Returns 0 with
 	 * the new snapshot generation in *generation, or -1 with one line

@@ -56,6 +56,7 @@ struct policy_answer {
 	uint8_t scope;          /* ECS SCOPE PREFIX-LENGTH, in the client's family */
 	bool degraded;          /* some node did not get its first choice, or failed open */
 	bool nodata;            /* no geo key matched and there is no default */
+	bool fenced;            /* a residency fence matched the client and limited the choice */
 };
 
 /* Builds the set from config (datacenters, policies, residency, geoip and
@@ -79,15 +80,25 @@ size_t policy_set_watch_files(const struct policy_set *set, const char **paths, 
  * stats and logs. */
 const char *policy_record_name(const struct policy_record *record);
 
+/* Every record of the set (all zones) numbered 0..count-1, stable for the
+ * life of the set: the index the counters use (stats.h). */
+size_t policy_set_record_count(const struct policy_set *set);
+const struct policy_record *policy_set_record_at(const struct policy_set *set, size_t index);
+size_t policy_record_index(const struct policy_set *set, const struct policy_record *record);
+
 /* Whether ECS is honoured (geoip.client_subnet). */
 bool policy_set_uses_client_subnet(const struct policy_set *set);
 
 /* Evaluates a record's policy for a client against the health mask
  * (health_up_mask()).  Never fails, never allocates, takes no lock.
  * Geo precedence: net (longest prefix) > asn > subdivision > country >
- * continent > default.  latency ranks by latency_table RTT where the table
- * covers the client (datacenters it lists first), else by great-circle
- * distance; a client without coordinates gets the first target.  A fenced
+ * continent > default.  latency, by its latency_source: distance (the
+ * default) ranks by latency_table RTT where the table covers the client
+ * (datacenters it lists first), else by great-circle distance, and a client
+ * without coordinates gets the first target; probes ranks by the probe RTT
+ * average health_rtt_ms() (unmeasured datacenters after, by distance; scope
+ * 0 when measurements decide); table ranks by latency_table only (clients it
+ * does not cover get the first target in order).  A fenced
  * client only ever gets allowed datacenters (see policy_eval.c). */
 void policy_evaluate(const struct policy_set *set, const struct policy_record *record,
                      const struct policy_client *client, uint64_t up_mask, struct policy_answer *out);

@@ -129,6 +129,11 @@ struct policy_node {
 	bool sticky;
 	uint16_t max;
 	int latency_table; /* index into set->latency_tables, or -1 */
+	/* latency: what ranks the targets.  distance: latency_table rows
+	 * (when there is a table) before great-circle distance; table: only
+	 * the table; probes: health_rtt_ms() of each datacenter's slot, read
+	 * per query, datacenters without one after, by distance. */
+	enum config_latency_source latency_source;
 	/* geo */
 	struct policy_matcher match;
 	int default_branch;  /* -1: none */

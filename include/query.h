@@ -61,4 +61,26 @@ size_t query_respond(const struct zone_table *zones, const struct policy_set *po
                      const struct query_settings *settings, const struct query_client *client,
                      const uint8_t *req, size_t reqlen, uint8_t *resp, size_t respcap);
 
+/*
+ * What happened to one request, for the counters (stats.h).  Filled by
+ * query_respond_outcome() with a handful of stores: no allocation, no lock.
+ */
+struct query_outcome {
+	bool answered;        /* false: nothing to send (dropped) */
+	bool truncated;       /* TC set */
+	bool ecs;             /* the request carried a well-formed Client Subnet option */
+	bool fail_open;       /* a policy answered degraded (policy_answer.degraded) */
+	bool fenced;          /* a residency fence constrained a policy's choice */
+	uint16_t qtype;       /* 0 when the request had no readable question */
+	uint16_t rcode;       /* as answered, extended rcode included (BADVERS = 16) */
+	int32_t record;       /* policy_record_index() of the first policy evaluated, or -1 */
+	uint64_t datacenters; /* health slots (bit i = slot i) whose records are in the answer */
+};
+
+/* query_respond(), also reporting what happened in *outcome (never NULL). */
+size_t query_respond_outcome(const struct zone_table *zones, const struct policy_set *policies,
+                             const struct query_settings *settings, const struct query_client *client,
+                             const uint8_t *req, size_t reqlen, uint8_t *resp, size_t respcap,
+                             struct query_outcome *outcome);
+
 #endif

@@ -51,6 +51,9 @@
 #include <strings.h>
 #include <unistd.h>
 #include <yaml.h>
+#ifdef GEOSTEER_TLS
+#include <openssl/evp.h>
+#endif
 
 #include "dname.h"
 
@@ -215,7 +218,7 @@ static unsigned long config_default_workers(void)
 static schema_check_fn check_ipv4, check_ipv6, check_geo_key, check_client_selector, check_allowed_selector,
     check_record_name;
 static schema_check_fn check_check_name;
-static schema_finish_fn finish_datacenter, finish_record, finish_check;
+static schema_finish_fn finish_datacenter, finish_record, finish_check, finish_policy;
 
 /* clang-format off */
 static const struct schema_item schema_server[] = {
@@ -226,6 +229,7 @@ static const struct schema_item schema_server[] = {
 	KEY_MSEC("tcp_idle_timeout", struct config, tcp_idle_timeout_ms, 1000, 600000, "10s"),
 	KEY_UINT("tcp_max_connections", struct config, tcp_max_connections, 1, 65535, "256"),
 	KEY_PATH("control", struct config, control, false),
+	KEY_LISTEN("metrics", struct config, metrics, metrics_count, NULL),
 	{0},
 };
 
@@ -297,6 +301,9 @@ static const struct schema_item schema_policy[] = {
 	 .width = FIELD_SIZE(struct config_policy, max), .min = 1, .max = 1000, .only_with = "all"},
 	{.name = "latency_table", .type = SCHEMA_PATH, .offset = offsetof(struct config_policy, latency_table),
 	 .min = 1, .max = 4096, .only_with = "latency"},
+	{.name = "latency_source", .type = SCHEMA_CHOICE, .offset = offsetof(struct config_policy, latency_source),
+	 .width = FIELD_SIZE(struct config_policy, latency_source), .what = "distance probes table",
+	 .def = "distance", .only_with = "latency"}, /* against latency_table: finish_policy */
 	{0},
 };
 
@@ -312,7 +319,7 @@ static const struct schema_item schema_top[] = {
 	KEY_NAMED("datacenters", struct config, datacenters, datacenter_count, struct config_datacenter, name, line,
 	          schema_datacenter, "datacenter", NULL, finish_datacenter),
 	KEY_NAMED("policies", struct config, policies, policy_count, struct config_policy, name, line,
-	          schema_policy, "policy", NULL, NULL),
+	          schema_policy, "policy", NULL, finish_policy),
 	KEY_NAMED("residency", struct config, fences, fence_count, struct config_fence, name, line,
 	          schema_fence, "residency", NULL, NULL),
 	KEY_TABLE("zones", struct config, zones, zone_count, struct config_zone, line, schema_zone, "zone"),
@@ -1460,6 +1467,24 @@ static int finish_record(struct config_reader *r, const struct schema_item *item
 	return 0;
 }
 
+/* latency_source against latency_table: `table` has nothing to rank by
+ * without one, and `probes` would silently ignore one. */
+static int finish_policy(struct config_reader *r, const struct schema_item *items, char *elem,
+                         const int *lines, const char *where)
+{
+	struct config_policy *p = (struct config_policy *)elem;
+	int line = lines[schema_index(items, "latency_source")];
+	p->latency_source_line = line;
+	if (p->latency_source == CONFIG_LATENCY_TABLE && !p->latency_table)
+		return config_fail(r, line, "latency_source %s: 'table' needs latency_table", where);
+	if (p->latency_source == CONFIG_LATENCY_PROBES && p->latency_table)
+		return config_fail(r, line,
+		                   "latency_source %s: 'probes' does not use latency_table "
+		                   "(remove one, or use 'distance' or 'table')",
+		                   where);
+	return 0;
+}
+
 /* A datacenter answers with a CNAME or with addresses, never both: the
  * CNAME-and-other-data rule applies to what it makes us answer. */
 static int finish_datacenter(struct config_reader *r, const struct schema_item *items, char *elem,
@@ -1680,6 +1705,37 @@ static int config_read_yaml(struct config_reader *r, FILE *f, struct config *out
 	return rc;
 }
 
+/* SHA-256 of the whole file into hex (the same bytes the parser then
+ * reads: the stream is rewound).  -1 with errno on a read error. */
+static int config_hash_file(FILE *f, char hex[65])
+{
+	hex[0] = '\0';
+#ifdef GEOSTEER_TLS
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	if (!md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
+		EVP_MD_CTX_free(md);
+		return 0; /* no digest: status shows none, the load goes on */
+	}
+	unsigned char buf[16384];
+	size_t n;
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+		EVP_DigestUpdate(md, buf, n);
+	int failed = ferror(f);
+	unsigned char digest[EVP_MAX_MD_SIZE];
+	unsigned len = 0;
+	EVP_DigestFinal_ex(md, digest, &len);
+	EVP_MD_CTX_free(md);
+	if (failed)
+		return -1;
+	for (unsigned i = 0; i < len && i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", digest[i]);
+	rewind(f);
+#else
+	(void)f;
+#endif
+	return 0;
+}
+
 int config_load(const char *path, struct config *out, char *err, size_t errlen)
 {
 	memset(out, 0, sizeof(*out));
@@ -1700,6 +1756,12 @@ int config_load(const char *path, struct config *out, char *err, size_t errlen)
 	FILE *f = fopen(path, "rb");
 	if (!f) {
 		config_fail(&r, 0, "cannot open: %s", strerror(errno));
+		config_free(out);
+		return -1;
+	}
+	if (config_hash_file(f, out->sha256) < 0) {
+		config_fail(&r, 0, "cannot read: %s", strerror(errno));
+		fclose(f);
 		config_free(out);
 		return -1;
 	}

@@ -37,7 +37,9 @@
 #include "dname.h"
 #include "health.h"
 #include "log.h"
+#include "policy.h"
 #include "snapshot.h"
+#include "stats.h"
 #include "zone.h"
 
 #define CONTROL_BACKLOG 16
@@ -294,7 +296,12 @@ static void control_cmd_status(struct control_server *s, struct control_reply *r
 
 	control_reply_raw(r, "{\"ok\":true,\"version\":");
 	control_reply_str(r, s->hooks.version ? s->hooks.version : "unknown");
-	control_reply_fmt(r, ",\"uptime_s\":%lld,\"config\":", uptime < 0 ? 0 : uptime);
+	control_reply_fmt(r, ",\"uptime_s\":%lld,\"config_sha256\":", uptime < 0 ? 0 : uptime);
+	if (s->hooks.config_sha256 && s->hooks.config_sha256[0])
+		control_reply_str(r, s->hooks.config_sha256);
+	else
+		control_reply_raw(r, "null");
+	control_reply_raw(r, ",\"config\":");
 	control_reply_str(r, s->hooks.config_path ? s->hooks.config_path : "");
 	control_reply_fmt(r, ",\"generation\":%llu,\"zones\":[",
 	                  snap ? (unsigned long long)snap->generation : 0ULL);
@@ -309,6 +316,69 @@ static void control_cmd_status(struct control_server *s, struct control_reply *r
 		control_reply_fmt(r, ",\"serial\":%lu}", (unsigned long)z->serial);
 	}
 	control_reply_raw(r, "]}");
+}
+
+/* "stats": the merged counters, named (see control.h). */
+static void control_cmd_stats(struct control_server *s, struct control_reply *r)
+{
+	struct stats_totals *t = malloc(sizeof(*t));
+	if (!t) {
+		control_reply_error(r, "out of memory");
+		return;
+	}
+	stats_read(t);
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	long long uptime = (long long)(now.tv_sec - s->started.tv_sec);
+	control_reply_fmt(r, "{\"ok\":true,\"uptime_s\":%lld,\"queries\":{\"udp\":%llu,\"tcp\":%llu}",
+	                  uptime < 0 ? 0 : uptime, (unsigned long long)t->queries[QUERY_UDP],
+	                  (unsigned long long)t->queries[QUERY_TCP]);
+	const char *sep = "";
+	control_reply_raw(r, ",\"qtype\":{");
+	for (size_t i = 0; i < STATS_QTYPE_COUNT; i++) {
+		if (!t->qtype[i])
+			continue;
+		control_reply_fmt(r, "%s\"%s\":%llu", sep, stats_qtype_name(i), (unsigned long long)t->qtype[i]);
+		sep = ",";
+	}
+	sep = "";
+	control_reply_raw(r, "},\"rcode\":{");
+	for (size_t i = 0; i < STATS_RCODE_COUNT; i++) {
+		if (!t->rcode[i])
+			continue;
+		control_reply_fmt(r, "%s\"%s\":%llu", sep, stats_rcode_name(i), (unsigned long long)t->rcode[i]);
+		sep = ",";
+	}
+	control_reply_fmt(r,
+	                  "},\"truncated\":%llu,\"ecs\":%llu,\"dropped\":%llu,\"fail_open\":%llu,"
+	                  "\"fenced\":%llu,\"policies\":{",
+	                  (unsigned long long)t->truncated, (unsigned long long)t->ecs,
+	                  (unsigned long long)t->dropped, (unsigned long long)t->fail_open,
+	                  (unsigned long long)t->fenced);
+	/* Loop thread: the snapshot cannot be freed under us (see status). */
+	const struct snapshot *snap = snapshot_current();
+	size_t records = snap && snap->policies ? policy_set_record_count(snap->policies) : 0;
+	for (size_t i = 0; i < records && i < STATS_MAX_RECORDS; i++) {
+		control_reply_raw(r, i ? "," : "");
+		control_reply_str(r, policy_record_name(policy_set_record_at(snap->policies, i)));
+		control_reply_fmt(r, ":%llu", (unsigned long long)t->record[i]);
+	}
+	if (records > STATS_MAX_RECORDS)
+		control_reply_fmt(r, ",\"other\":%llu", (unsigned long long)t->record[STATS_MAX_RECORDS]);
+	sep = "";
+	control_reply_raw(r, "},\"datacenters\":{");
+	for (int slot = 0; slot < HEALTH_MAX_SLOTS; slot++) {
+		struct health_status st;
+		if (!health_status_of(slot, &st))
+			continue;
+		control_reply_raw(r, sep);
+		control_reply_str(r, st.name);
+		control_reply_fmt(r, ":%llu", (unsigned long long)t->datacenter[slot]);
+		sep = ",";
+	}
+	control_reply_fmt(r, "},\"reloads\":%llu,\"reload_failures\":%llu}", (unsigned long long)t->reloads,
+	                  (unsigned long long)t->reload_failures);
+	free(t);
 }
 
 /* ,"probes":[{"address":..,"check":..,"up":B,"since":..,"last":"ok"|"failed"|null,
@@ -473,6 +543,8 @@ static void control_dispatch(struct control_server *s, char *line, struct contro
 		control_cmd_status(s, r);
 	else if (strcmp(cmd, "health") == 0 && argc == 1)
 		control_cmd_health(r);
+	else if (strcmp(cmd, "stats") == 0 && argc == 1)
+		control_cmd_stats(s, r);
 	else if (strcmp(cmd, "drain") == 0 && argc == 2)
 		control_cmd_admin(r, argv[1], HEALTH_ADMIN_DRAIN);
 	else if (strcmp(cmd, "undrain") == 0 && argc == 2)
@@ -483,7 +555,8 @@ static void control_dispatch(struct control_server *s, char *line, struct contro
 		control_cmd_reload(s, r);
 	else if (strcmp(cmd, "explain") == 0)
 		control_cmd_explain(s, r, argc, argv);
-	else if (strcmp(cmd, "status") == 0 || strcmp(cmd, "health") == 0 || strcmp(cmd, "reload") == 0)
+	else if (strcmp(cmd, "status") == 0 || strcmp(cmd, "health") == 0 || strcmp(cmd, "reload") == 0 ||
+	         strcmp(cmd, "stats") == 0)
 		control_reply_error(r, "usage: %s", cmd);
 	else if (strcmp(cmd, "drain") == 0 || strcmp(cmd, "undrain") == 0 || strcmp(cmd, "force-up") == 0)
 		control_reply_error(r, "usage: %s DC", cmd);

@@ -676,6 +676,7 @@ static int policy_build_node(struct policy_set *set, const struct config *config
 	n->sticky = c->sticky;
 	n->max = c->max > UINT16_MAX ? UINT16_MAX : (uint16_t)c->max;
 	n->latency_table = -1;
+	n->latency_source = c->latency_source;
 	n->default_branch = -1;
 	if ((unsigned)c->kind > CONFIG_POLICY_ALL)
 		return policy_fail(err, errlen, file, c->line, "policy '%s': unknown kind", c->name);
@@ -768,6 +769,22 @@ static int policy_build_node(struct policy_set *set, const struct config *config
 		}
 		n->latency_table = (int)t;
 	}
+	/* The config module says the same; a set built from structs must not
+	 * get past it either. */
+	int source_line = c->latency_source_line ? c->latency_source_line : c->line;
+	if ((unsigned)c->latency_source > CONFIG_LATENCY_TABLE)
+		return policy_fail(err, errlen, file, source_line, "policy '%s': unknown latency_source",
+		                   c->name);
+	if (c->latency_source != CONFIG_LATENCY_DISTANCE && c->kind != CONFIG_POLICY_LATENCY)
+		return policy_fail(err, errlen, file, source_line,
+		                   "policy '%s': latency_source is only for latency policies", c->name);
+	if (c->latency_source == CONFIG_LATENCY_TABLE && !c->latency_table)
+		return policy_fail(err, errlen, file, source_line,
+		                   "policy '%s': latency_source 'table' needs latency_table", c->name);
+	if (c->latency_source == CONFIG_LATENCY_PROBES && c->latency_table)
+		return policy_fail(err, errlen, file, source_line,
+		                   "policy '%s': latency_source 'probes' does not use latency_table",
+		                   c->name);
 	return 0;
 }
 
@@ -850,6 +867,26 @@ static int policy_build_nodes(struct policy_set *set, const struct config *confi
 	free(stack);
 	if (rc < 0)
 		return -1;
+	/* A probes-ranked latency policy over datacenters nobody probes would
+	 * quietly rank by distance forever: a config mistake, not a choice. */
+	uint64_t checked = 0;
+	for (size_t d = 0; d < config->datacenter_count; d++) {
+		int k = config->datacenters[d].check_count && config->datacenters[d].name
+		            ? policy_datacenter_find(set, config->datacenters[d].name)
+		            : -1;
+		if (k >= 0)
+			checked |= 1ull << k;
+	}
+	for (size_t i = 0; i < count; i++) {
+		const struct policy_node *n = &set->nodes[i];
+		int line = config->policies[i].latency_source_line;
+		if (n->kind == CONFIG_POLICY_LATENCY && n->latency_source == CONFIG_LATENCY_PROBES &&
+		    !(n->reach & checked))
+			return policy_fail(err, errlen, file, line ? line : n->line,
+			                   "policy '%s': latency_source 'probes' but none of its datacenters "
+			                   "has a check, so there is no probe RTT to rank by",
+			                   n->name);
+	}
 	/* `all` answers with the union of its targets' addresses: a CNAME
 	 * cannot be merged with anything, so no target may lead to one. */
 	for (size_t i = 0; i < count; i++) {
@@ -1018,4 +1055,23 @@ size_t policy_set_watch_files(const struct policy_set *set, const char **paths, 
 const char *policy_record_name(const struct policy_record *record)
 {
 	return record->name;
+}
+
+/* Records are one flattened array, so an index is a pointer difference. */
+size_t policy_set_record_count(const struct policy_set *set)
+{
+	size_t n = 0;
+	for (size_t z = 0; z < set->zone_count; z++)
+		n += set->zone_record_count[z];
+	return n;
+}
+
+const struct policy_record *policy_set_record_at(const struct policy_set *set, size_t index)
+{
+	return index < policy_set_record_count(set) ? &set->records[index] : NULL;
+}
+
+size_t policy_record_index(const struct policy_set *set, const struct policy_record *record)
+{
+	return (size_t)(record - set->records);
 }

@@ -17,8 +17,9 @@
  * ECS scope.  Every lookup whose result the decision used reports the
  * prefix length over which its result is constant; the answer's scope is
  * the longest of them (the intersection of those regions), or 0 when the
- * decision never looked at the address (failover, plain weighted: the
- * answer is the same, or equally random, everywhere).  Sticky weighted
+ * decision never looked at the address (failover, plain weighted, latency
+ * ranked by probe RTTs that all targets have: the answer is the same, or
+ * equally random, everywhere).  Sticky weighted
  * hashes the client's /24 (IPv4) or /56 (IPv6), so that length is its
  * scope.  Lookups run on the normalized address: for a client inside an
  * IPv4-embedding IPv6 range the scope is reported in IPv6 bits (96 + the
@@ -43,6 +44,7 @@
 #include <time.h>
 
 #include "geoip.h"
+#include "health.h"
 #include "policy.h"
 #include "policy_internal.h"
 #include "prefix.h"
@@ -289,22 +291,36 @@ static uint64_t policy_eval_failover(struct policy_eval *ev, const struct policy
 	return policy_walk(ev, n->targets[pick].ref);
 }
 
+/*
+ * Latency ranking.  Every datacenter gets an estimate, lower is better, on
+ * one scale so that sources mix without a second comparison: milliseconds
+ * (a latency_table row, or the probes' RTT average) below
+ * POLICY_DISTANCE_BASE, great-circle distance above it (so any measured
+ * latency beats any distance), POLICY_NO_ESTIMATE when nothing is known
+ * (ties keep the order written, so "nothing known" means first target).
+ */
 struct policy_latency_ctx {
+	enum config_latency_source source;
 	const struct policy_latency_table *table;
 	uint32_t row;      /* PREFIX_NO_VALUE: the table does not cover the client */
 	const double *vec; /* client unit vector, or NULL */
+	bool use_distance; /* probes: distance only once no measurement decides */
+	double *rtt;       /* probes: health_rtt_ms() per datacenter index, < 0 unknown */
 };
 
 static double policy_dc_estimate(const struct policy_eval *ev, const struct policy_latency_ctx *c,
                                  unsigned dc)
 {
-	if (c->row != PREFIX_NO_VALUE) {
+	if (c->source == CONFIG_LATENCY_PROBES) {
+		if (c->rtt[dc] >= 0)
+			return c->rtt[dc];
+	} else if (c->row != PREFIX_NO_VALUE) {
 		const struct policy_latency_table *t = c->table;
 		for (uint32_t i = t->row_start[c->row]; i < t->row_start[c->row + 1]; i++)
 			if (t->rtts[i].datacenter == dc)
 				return t->rtts[i].us / 1000.0;
 	}
-	if (c->vec && (ev->set->dc_located >> dc & 1)) {
+	if (c->use_distance && c->vec && (ev->set->dc_located >> dc & 1)) {
 		const double *d = ev->set->dc_vec[dc];
 		/* 1 - cos(angle): monotonic in great-circle distance */
 		return POLICY_DISTANCE_BASE +
@@ -325,47 +341,87 @@ static double policy_mask_estimate(const struct policy_eval *ev, const struct po
 	return best;
 }
 
-static void policy_format_estimate(double e, char *buf, size_t len)
+static void policy_format_estimate(const struct policy_latency_ctx *c, double e, char *buf, size_t len)
 {
-	if (e >= POLICY_NO_ESTIMATE)
-		snprintf(buf, len, "no estimate");
-	else if (e >= POLICY_DISTANCE_BASE) {
+	if (e >= POLICY_NO_ESTIMATE) {
+		snprintf(buf, len, c->source == CONFIG_LATENCY_PROBES ? "no rtt" : "no estimate");
+	} else if (e >= POLICY_DISTANCE_BASE) {
 		double x = 1.0 - (e - POLICY_DISTANCE_BASE);
 		x = x > 1 ? 1 : x < -1 ? -1 : x;
-		snprintf(buf, len, "%.0f km", acos(x) * POLICY_EARTH_KM);
-	} else
+		snprintf(buf, len, "%s%.0f km", c->source == CONFIG_LATENCY_PROBES ? "no rtt, " : "",
+		         acos(x) * POLICY_EARTH_KM);
+	} else if (c->source == CONFIG_LATENCY_PROBES) {
+		snprintf(buf, len, e < 10 ? "rtt %.1f ms" : "rtt %.0f ms", e);
+	} else {
 		snprintf(buf, len, "%.1f ms", e);
+	}
 }
 
-static uint64_t policy_eval_latency(struct policy_eval *ev, const struct policy_node *n)
+/* The best target among those allowed (*all) and among those also up
+ * (*up, -1 when none is), with their estimates. */
+static void policy_latency_rank(const struct policy_eval *ev, const struct policy_node *n,
+                                const struct policy_latency_ctx *c, int *all, double *e_all, int *up,
+                                double *e_up)
 {
-	struct policy_latency_ctx c = {NULL, PREFIX_NO_VALUE, NULL};
-	if (n->latency_table >= 0) {
-		c.table = &ev->set->latency_tables[n->latency_table];
-		c.row = policy_net_lookup(ev, c.table->tree);
-	}
-	const struct geoip_location *l = policy_location(ev);
-	if (l && l->has_coordinates)
-		c.vec = ev->set->geo_vec[l - ev->set->geo->locations];
-	int best_all = -1, best_up = -1;
-	double e_all = 0, e_up = 0;
+	*all = *up = -1;
+	*e_all = *e_up = 0;
 	for (int k = 0; k < n->target_count; k++) {
 		uint64_t r = n->targets[k].reach & ev->allowed;
 		if (!r)
 			continue;
 		uint64_t h = r & ev->up;
-		double ea = policy_mask_estimate(ev, &c, r);
-		if (best_all < 0 || ea < e_all) {
-			best_all = k;
-			e_all = ea;
+		double ea = policy_mask_estimate(ev, c, r);
+		if (*all < 0 || ea < *e_all) {
+			*all = k;
+			*e_all = ea;
 		}
 		if (h) {
-			double eu = h == r ? ea : policy_mask_estimate(ev, &c, h);
-			if (best_up < 0 || eu < e_up) {
-				best_up = k;
-				e_up = eu;
+			double eu = h == r ? ea : policy_mask_estimate(ev, c, h);
+			if (*up < 0 || eu < *e_up) {
+				*up = k;
+				*e_up = eu;
 			}
 		}
+	}
+}
+
+static void policy_latency_locate(struct policy_eval *ev, struct policy_latency_ctx *c)
+{
+	const struct geoip_location *l = policy_location(ev);
+	if (l && l->has_coordinates)
+		c->vec = ev->set->geo_vec[l - ev->set->geo->locations];
+	c->use_distance = true;
+}
+
+static uint64_t policy_eval_latency(struct policy_eval *ev, const struct policy_node *n)
+{
+	double rtt[POLICY_MAX_DATACENTERS];
+	struct policy_latency_ctx c = {n->latency_source, NULL, PREFIX_NO_VALUE, NULL, false, rtt};
+	int best_all, best_up;
+	double e_all, e_up;
+	if (c.source == CONFIG_LATENCY_PROBES) {
+		/* One atomic load per datacenter, taken once, so the ranking
+		 * and its narration see the same numbers. */
+		for (uint64_t m = n->reach & ev->allowed; m; m &= m - 1) {
+			unsigned dc = (unsigned)__builtin_ctzll(m);
+			rtt[dc] = health_rtt_ms(ev->set->datacenters[dc].health_slot);
+		}
+		/* Measurements alone first: when they decide both picks, the
+		 * answer does not depend on the client (scope 0).  Only then
+		 * is the client located, to rank the unmeasured by distance. */
+		policy_latency_rank(ev, n, &c, &best_all, &e_all, &best_up, &e_up);
+		if (e_all >= POLICY_NO_ESTIMATE || (best_up >= 0 && e_up >= POLICY_NO_ESTIMATE)) {
+			policy_latency_locate(ev, &c);
+			policy_latency_rank(ev, n, &c, &best_all, &e_all, &best_up, &e_up);
+		}
+	} else {
+		if (n->latency_table >= 0) {
+			c.table = &ev->set->latency_tables[n->latency_table];
+			c.row = policy_net_lookup(ev, c.table->tree);
+		}
+		if (c.source == CONFIG_LATENCY_DISTANCE)
+			policy_latency_locate(ev, &c);
+		policy_latency_rank(ev, n, &c, &best_all, &e_all, &best_up, &e_up);
 	}
 	if (best_all < 0) {
 		TRACE(ev, "%s: latency: no target allowed by the fence", n->name);
@@ -382,16 +438,27 @@ static uint64_t policy_eval_latency(struct policy_eval *ev, const struct policy_
 			uint64_t r = n->targets[k].reach & ev->allowed;
 			if (!r)
 				continue;
-			policy_format_estimate(policy_mask_estimate(ev, &c, r), est, sizeof(est));
+			policy_format_estimate(&c, policy_mask_estimate(ev, &c, r), est, sizeof(est));
 			int w = snprintf(line + len, sizeof(line) - len, "%s%s %s %s", len ? ", " : "",
 			                 n->targets[k].name, est, (r & ev->up) ? "up" : "down");
 			if (w > 0)
 				len += (size_t)w;
 		}
-		const char *why = best_up < 0                          ? "every target down: failing open; "
-		                  : !c.vec && c.row == PREFIX_NO_VALUE ? "no client location: first target; "
-		                  : c.row != PREFIX_NO_VALUE           ? "latency table; "
-		                                                       : "";
+		double e = best_up >= 0 ? e_up : e_all;
+		const char *why;
+		if (best_up < 0)
+			why = "every target down: failing open; ";
+		else if (c.source == CONFIG_LATENCY_PROBES)
+			why = e < POLICY_DISTANCE_BASE ? "probe rtt; "
+			      : e < POLICY_NO_ESTIMATE ? "no probe rtt: distance; "
+			                               : "no probe rtt, no client location: first target; ";
+		else if (c.source == CONFIG_LATENCY_TABLE)
+			why = c.row == PREFIX_NO_VALUE ? "not in the latency table: first target; "
+			                               : "latency table; ";
+		else
+			why = !c.vec && c.row == PREFIX_NO_VALUE ? "no client location: first target; "
+			      : c.row != PREFIX_NO_VALUE         ? "latency table; "
+			                                         : "";
 		TRACE(ev, "%s: latency %s (%s%s)", n->name, n->targets[pick].name, why, line);
 	}
 	return policy_walk(ev, n->targets[pick].ref);
@@ -661,6 +728,7 @@ static void policy_run(const struct policy_set *set, const struct policy_record 
 	out->nodata = mask == 0;
 	out->max_addresses = ev.max;
 	out->degraded = ev.degraded;
+	out->fenced = ev.fence != NULL;
 	out->ttl = ev.degraded ? record->down_ttl : record->ttl;
 	unsigned scope = 0;
 	if (ev.consulted) {

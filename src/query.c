@@ -31,6 +31,11 @@
  * policy set, or a one-record CNAME RRset kept in the query context, so a
  * policy answer allocates nothing either.  The client handed to the policy
  * (ECS or packet source) is worked out once per request, on the stack.
+ *
+ * For the counters, query_respond_outcome() also reports what happened
+ * (rcode, qtype, TC, ECS, the first policy record evaluated, fail-open,
+ * fence, the health slots of the datacenters whose records went out) in
+ * a caller's struct: a few stores along the way, nothing more.
  */
 #include "query.h"
 
@@ -82,6 +87,8 @@ struct query_ctx {
 	/* Owners of the CNAMEs written so far, to stop at a loop. */
 	const uint8_t *chain[QUERY_CNAME_MAX + 1];
 	unsigned chain_len;
+	/* What the counters learn about this request (never NULL). */
+	struct query_outcome *outcome;
 };
 
 /* The outcome of query_choose() for one node. */
@@ -161,6 +168,11 @@ static bool query_choose_policy(struct query_ctx *ctx, const struct zone_node *n
 	}
 	struct policy_answer *ans = &c->answer;
 	policy_evaluate(ctx->policies, node->policy, &ctx->policy_client, health_up_mask(), ans);
+	struct query_outcome *o = ctx->outcome;
+	if (o->record < 0)
+		o->record = (int32_t)policy_record_index(ctx->policies, node->policy);
+	o->fail_open |= ans->degraded;
+	o->fenced |= ans->fenced;
 	if (ctx->ecs_used && ans->scope > ctx->ecs_scope)
 		ctx->ecs_scope = ans->scope;
 	if (ans->nodata)
@@ -175,6 +187,8 @@ static bool query_choose_policy(struct query_ctx *ctx, const struct zone_node *n
 		ctx->policy_cname_rdata.len = (uint16_t)dname_len(dc->cname);
 		ctx->policy_cname = (struct zone_rrset){
 		    .type = WIRE_TYPE_CNAME, .count = 1, .ttl = ans->ttl, .rdata = &ctx->policy_cname_rdata};
+		if (dc->health_slot >= 0 && dc->health_slot < 64)
+			ctx->outcome->datacenters |= 1ull << dc->health_slot;
 		c->rrset = &ctx->policy_cname;
 		/* As for static data: CNAME and ANY get the CNAME itself. */
 		c->is_cname = qtype != WIRE_TYPE_CNAME && qtype != WIRE_TYPE_ANY;
@@ -315,6 +329,8 @@ static int query_put_policy_addresses(struct query_ctx *ctx, const uint8_t *owne
 	unsigned written = 0;
 	size_t n = policy_set_datacenter_count(ctx->policies);
 
+	uint64_t slots = 0; /* datacenters that contributed, for the counters */
+
 	wire_writer_mark(&ctx->w, &mark);
 	for (size_t i = 0; i < n && i < POLICY_MAX_DATACENTERS; i++) {
 		if (!(answer->datacenters >> i & 1))
@@ -330,8 +346,10 @@ static int query_put_policy_addresses(struct query_ctx *ctx, const uint8_t *owne
 		for (unsigned j = 0; j < count; j++) {
 			if (some_up && !query_address_up(mask, first_bit + j))
 				continue;
-			if (answer->max_addresses != 0 && written >= answer->max_addresses)
+			if (answer->max_addresses != 0 && written >= answer->max_addresses) {
+				ctx->outcome->datacenters |= slots;
 				return (int)written;
+			}
 			if (!wire_write_rr(&ctx->w, WIRE_SECTION_ANSWER, owner, type, WIRE_CLASS_IN,
 			                   answer->ttl, rdata[j].data, rdata[j].len)) {
 				wire_writer_rewind(&ctx->w, &mark);
@@ -339,8 +357,11 @@ static int query_put_policy_addresses(struct query_ctx *ctx, const uint8_t *owne
 				return -1;
 			}
 			written++;
+			if (dc->health_slot >= 0 && dc->health_slot < 64)
+				slots |= 1ull << dc->health_slot;
 		}
 	}
+	ctx->outcome->datacenters |= slots;
 	return (int)written;
 }
 
@@ -634,9 +655,19 @@ size_t query_respond(const struct zone_table *zones, const struct policy_set *po
                      const struct query_settings *settings, const struct query_client *client,
                      const uint8_t *req, size_t reqlen, uint8_t *resp, size_t respcap)
 {
+	struct query_outcome unused;
+	return query_respond_outcome(zones, policies, settings, client, req, reqlen, resp, respcap, &unused);
+}
+
+size_t query_respond_outcome(const struct zone_table *zones, const struct policy_set *policies,
+                             const struct query_settings *settings, const struct query_client *client,
+                             const uint8_t *req, size_t reqlen, uint8_t *resp, size_t respcap,
+                             struct query_outcome *outcome)
+{
 	struct wire_query q;
 	enum wire_parse_status status = wire_parse_query(req, reqlen, &q);
 
+	*outcome = (struct query_outcome){.record = -1};
 	if (status == WIRE_PARSE_DROP || respcap < WIRE_HEADER_LEN)
 		return 0;
 	/* Everything with a readable header gets an answer (FORMERR when the
@@ -650,6 +681,7 @@ size_t query_respond(const struct zone_table *zones, const struct policy_set *po
 	ctx.client = client;
 	ctx.policies = policies;
 	ctx.rcode = WIRE_RCODE_NOERROR;
+	ctx.outcome = outcome;
 
 	size_t limit = query_size_limit(&q, settings, client, respcap);
 	wire_writer_init(&ctx.w, resp, limit);
@@ -703,5 +735,12 @@ size_t query_respond(const struct zone_table *zones, const struct policy_set *po
 		flags |= WIRE_FLAG_AA;
 	if (ctx.tc)
 		flags |= WIRE_FLAG_TC;
-	return wire_writer_finish(&ctx.w, q.id, flags);
+	size_t len = wire_writer_finish(&ctx.w, q.id, flags);
+
+	outcome->answered = len > 0;
+	outcome->truncated = ctx.tc;
+	outcome->ecs = q.ecs;
+	outcome->qtype = q.has_question ? q.qtype : 0;
+	outcome->rcode = ctx.rcode;
+	return len;
 }

@@ -8,7 +8,9 @@
  * batches of UDP_BATCH with recvmmsg(), answers every packet from the
  * snapshot it took at the start of the batch, reports a quiescent point and
  * sends the replies with one sendmmsg().  All buffers are allocated once
- * when the thread starts; answering allocates nothing.  UDP_BATCH is 32
+ * when the thread starts; answering allocates nothing.  Each worker counts
+ * what it answered into its own stats block (stats.h; the loop thread has
+ * one for TCP), so counting shares no cache line and takes no lock.  UDP_BATCH is 32
  * because beyond that the syscall saving is small while the latency of the
  * last packet in a batch keeps growing.  A socket gets at most UDP_ROUNDS
  * batches before the worker looks at its other sockets, so one flooded
@@ -65,10 +67,12 @@
 #include "control.h"
 #include "explain.h"
 #include "log.h"
+#include "metrics.h"
 #include "policy.h"
 #include "probe.h"
 #include "query.h"
 #include "snapshot.h"
+#include "stats.h"
 #include "version.h"
 #include "wire.h"
 #include "zone.h"
@@ -162,6 +166,10 @@ struct server {
 	struct server_watch *watches;
 	uv_timer_t watch_settle;
 	bool watch_started;
+
+	/* Counters of the loop thread (TCP); each UDP worker has its own. */
+	struct stats_block *loop_stats;
+	char config_sha256[65]; /* of the config last loaded, for `status` */
 };
 
 /* ---- UDP ---- */
@@ -229,9 +237,10 @@ static size_t udp_reply_control(const struct msghdr *in, union udp_control *out)
 	return 0;
 }
 
-static void udp_send_all(int fd, struct mmsghdr *msgs, unsigned count)
+/* Returns how many replies were not sent, for the counters. */
+static unsigned udp_send_all(int fd, struct mmsghdr *msgs, unsigned count)
 {
-	unsigned done = 0;
+	unsigned done = 0, lost = 0;
 	while (done < count) {
 		int r = sendmmsg(fd, msgs + done, count - done, 0);
 		if (r > 0)
@@ -239,14 +248,17 @@ static void udp_send_all(int fd, struct mmsghdr *msgs, unsigned count)
 		else if (r < 0 && errno == EINTR)
 			continue;
 		else if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return; /* send buffer full: drop the rest, as a router would */
-		else
+			return lost + count - done; /* send buffer full: drop the rest, as a router would */
+		else {
 			done++; /* this destination failed; the others may not */
+			lost++;
+		}
 	}
+	return lost;
 }
 
 /* Answers up to UDP_ROUNDS batches waiting on one socket. */
-static void udp_serve_socket(struct udp_batch *b, int fd, bool pktinfo, int reader)
+static void udp_serve_socket(struct udp_batch *b, int fd, bool pktinfo, int reader, struct stats_block *stats)
 {
 	for (int round = 0; round < UDP_ROUNDS; round++) {
 		for (int i = 0; i < UDP_BATCH; i++) {
@@ -269,12 +281,17 @@ static void udp_serve_socket(struct udp_batch *b, int fd, bool pktinfo, int read
 		unsigned out_count = 0;
 		for (int i = 0; snap && i < n; i++) {
 			const struct msghdr *h = &b->in[i].msg_hdr;
-			if (h->msg_flags & MSG_TRUNC)
+			if (h->msg_flags & MSG_TRUNC) {
+				stats_count_dropped(stats, 1);
 				continue; /* larger than any DNS query we answer */
+			}
 			struct query_client client = {.addr = (const struct sockaddr *)&b->from[i],
 			                              .transport = QUERY_UDP};
-			size_t len = query_respond(snap->zones, snap->policies, &snap->settings, &client,
-			                           b->req[i], b->in[i].msg_len, b->resp[out_count], UDP_BUF);
+			struct query_outcome outcome;
+			size_t len = query_respond_outcome(snap->zones, snap->policies, &snap->settings, &client,
+			                                   b->req[i], b->in[i].msg_len, b->resp[out_count],
+			                                   UDP_BUF, &outcome);
+			stats_count(stats, QUERY_UDP, &outcome);
 			if (len == 0 || len > UDP_BUF)
 				continue;
 			b->out_iov[out_count] =
@@ -292,7 +309,7 @@ static void udp_serve_socket(struct udp_batch *b, int fd, bool pktinfo, int read
 		}
 		/* The replies are copies; nothing below touches the snapshot. */
 		snapshot_reader_quiescent(reader);
-		udp_send_all(fd, b->out, out_count);
+		stats_count_dropped(stats, udp_send_all(fd, b->out, out_count));
 		if (n < UDP_BATCH)
 			return; /* drained */
 	}
@@ -303,6 +320,7 @@ static void *udp_worker_main(void *arg)
 	struct udp_worker *w = arg;
 	struct server *s = w->server;
 	int reader = snapshot_reader_register();
+	struct stats_block *stats = stats_register(); /* NULL: this worker is not counted */
 	struct udp_batch *b = malloc(sizeof(*b));
 	struct pollfd *pfds = calloc(w->fd_count + 1, sizeof(*pfds));
 	if (reader < 0 || !b || !pfds) {
@@ -321,7 +339,7 @@ static void *udp_worker_main(void *arg)
 			continue;
 		for (size_t i = 0; i < w->fd_count; i++)
 			if (pfds[i].revents & POLLIN)
-				udp_serve_socket(b, w->fds[i], w->pktinfo[i], reader);
+				udp_serve_socket(b, w->fds[i], w->pktinfo[i], reader, stats);
 	}
 out:
 	snapshot_reader_unregister(reader);
@@ -456,9 +474,13 @@ static void tcp_conn_process(struct tcp_conn *c)
 		const struct snapshot *snap = snapshot_current();
 		struct query_client client = {.addr = (const struct sockaddr *)&c->peer,
 		                              .transport = QUERY_TCP};
-		size_t n = snap ? query_respond(snap->zones, snap->policies, &snap->settings, &client, frame + 2,
-		                                qlen, c->out + 2, WIRE_MAX_MESSAGE)
-		                : 0;
+		struct query_outcome outcome;
+		size_t n = 0;
+		if (snap) {
+			n = query_respond_outcome(snap->zones, snap->policies, &snap->settings, &client,
+			                          frame + 2, qlen, c->out + 2, WIRE_MAX_MESSAGE, &outcome);
+			stats_count(c->server->loop_stats, QUERY_TCP, &outcome);
+		}
 		c->in_start += 2 + qlen;
 		c->in_len -= 2 + qlen;
 		if (c->in_len == 0)
@@ -710,6 +732,7 @@ static void server_stop(struct server *s)
 	while (s->conns)
 		tcp_conn_close(s->conns);
 	control_stop();
+	metrics_stop();
 	server_watch_stop(s);
 	probe_stop();
 	if (s->signals_started) {
@@ -736,12 +759,14 @@ static int server_reload(struct server *s, uint64_t *generation, char *err, size
 	log_info("reloading %s", s->config->path);
 	if (config_load(s->config->path, &cfg, err, errlen) < 0) {
 		log_error("reload failed, still serving the previous data: %s", err);
+		stats_reload(false);
 		return -1;
 	}
 	struct snapshot *snap;
 	if (snapshot_build(&cfg, &snap, err, errlen) < 0) {
 		log_error("reload failed, still serving the previous data: %s", err);
 		config_free(&cfg);
+		stats_reload(false);
 		return -1;
 	}
 	if (!server_same_sockets(s->config, &cfg))
@@ -754,6 +779,8 @@ static int server_reload(struct server *s, uint64_t *generation, char *err, size
 	if (probe_apply(&s->loop, &cfg, perr, sizeof(perr)) < 0)
 		log_warn("reload: %s", perr);
 	snapshot_publish(snap);
+	stats_reload(true); /* record numbers may have changed: their counts start over */
+	memcpy(s->config_sha256, cfg.sha256, sizeof(s->config_sha256));
 	server_watch_arm(s); /* the new snapshot may name other files */
 	log_info("reloaded %s: %zu zones, generation %llu", s->config->path, cfg.zone_count,
 	         (unsigned long long)snap->generation);
@@ -922,9 +949,12 @@ int server_run(const struct config *config)
 	server_start_signal(s, &s->sig_int, SIGINT);
 	server_start_signal(s, &s->sig_hup, SIGHUP);
 	s->signals_started = true;
+	s->loop_stats = stats_register();
+	memcpy(s->config_sha256, config->sha256, sizeof(s->config_sha256));
 	s->control = (struct control_hooks){.ctx = s,
 	                                    .version = GEOSTEER_VERSION,
 	                                    .config_path = config->path,
+	                                    .config_sha256 = s->config_sha256,
 	                                    .reload = server_control_reload,
 	                                    .explain = server_control_explain};
 	if (config->control)
@@ -934,6 +964,11 @@ int server_run(const struct config *config)
 	char cerr[1024];
 	if (control_start(&s->loop, s->control_path, &s->control, cerr, sizeof(cerr)) < 0) {
 		log_error("cannot open the control socket: %s", cerr);
+		goto stop;
+	}
+	if (config->metrics_count &&
+	    metrics_start(&s->loop, config->metrics, config->metrics_count, cerr, sizeof(cerr)) < 0) {
+		log_error("cannot serve metrics: %s", cerr);
 		goto stop;
 	}
 	char perr[256];

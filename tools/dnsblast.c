@@ -149,9 +149,9 @@ static int blast_type_code(const char *t)
 	static const struct {
 		const char *name;
 		int code;
-	} types[] = {{"A", 1},    {"NS", 2},    {"CNAME", 5}, {"SOA", 6},   {"PTR", 12}, {"MX", 15},
-	             {"TXT", 16}, {"AAAA", 28}, {"SRV", 33},  {"NAPTR", 35}, {"DS", 43}, {"CAA", 257},
-	             {"ANY", 255}};
+	} types[] = {{"A", 1},   {"NS", 2},    {"CNAME", 5}, {"SOA", 6},  {"PTR", 12},
+	             {"MX", 15}, {"TXT", 16},  {"AAAA", 28}, {"SRV", 33}, {"NAPTR", 35},
+	             {"DS", 43}, {"CAA", 257}, {"ANY", 255}};
 	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
 		if (strcasecmp(t, types[i].name) == 0)
 			return types[i].code;
@@ -229,7 +229,8 @@ static int blast_build(struct blast_query *q, const char *name, const char *type
 		}
 		unsigned bytes = ((unsigned)len + 7) / 8;
 		if (len % 8)
-			raw[bytes - 1] &= (uint8_t)(0xff << (8 - len % 8)); /* RFC 7871: no bits past the prefix */
+			raw[bytes - 1] &=
+			    (uint8_t)(0xff << (8 - len % 8)); /* RFC 7871: no bits past the prefix */
 		uint8_t *o = w + pos;
 		put16(o, 8); /* OPTION-CODE: edns-client-subnet */
 		put16(o + 2, 4 + bytes);
@@ -277,7 +278,8 @@ static struct blast_query *blast_read_queries(const char *path, size_t *count)
 			}
 			qs = bigger;
 		}
-		if (!type || strtok_r(NULL, " \t\r\n", &save) || blast_build(&qs[n], name, type, extra, &why) < 0) {
+		if (!type || strtok_r(NULL, " \t\r\n", &save) ||
+		    blast_build(&qs[n], name, type, extra, &why) < 0) {
 			fprintf(stderr, "dnsblast: %s:%d: %s\n", path, lineno, why);
 			free(qs);
 			fclose(f);
@@ -366,9 +368,9 @@ static double blast_percentile(double pct)
 static int blast_parse_options(int argc, char **argv, struct blast_options *o)
 {
 	static const struct option longopts[] = {
-	    {"server", required_argument, NULL, 's'}, {"port", required_argument, NULL, 'p'},
+	    {"server", required_argument, NULL, 's'},  {"port", required_argument, NULL, 'p'},
 	    {"queries", required_argument, NULL, 'q'}, {"rate", required_argument, NULL, 'r'},
-	    {"window", required_argument, NULL, 'w'}, {"batch", required_argument, NULL, 'b'},
+	    {"window", required_argument, NULL, 'w'},  {"batch", required_argument, NULL, 'b'},
 	    {"sockets", required_argument, NULL, 'S'}, {"count", required_argument, NULL, 'n'},
 	    {"time", required_argument, NULL, 't'},    {"drain", required_argument, NULL, 'd'},
 	    {"cpu", required_argument, NULL, 'C'},     {"human", no_argument, NULL, 'H'},
@@ -376,7 +378,8 @@ static int blast_parse_options(int argc, char **argv, struct blast_options *o)
 	};
 	const char *server = "127.0.0.1";
 	long port = 0;
-	*o = (struct blast_options){.window = 256, .batch = 32, .sockets = 1, .seconds = 5, .drain_ms = 200, .cpu = -1};
+	*o = (struct blast_options){
+	    .window = 256, .batch = 32, .sockets = 1, .seconds = 5, .drain_ms = 200, .cpu = -1};
 	int c;
 	while ((c = getopt_long(argc, argv, "s:p:q:r:w:b:S:n:t:d:C:Hh", longopts, NULL)) != -1) {
 		switch (c) {
@@ -428,9 +431,9 @@ static int blast_parse_options(int argc, char **argv, struct blast_options *o)
 		usage(stderr);
 		return -1;
 	}
-	if (o->batch < 1 || o->batch > BLAST_MAX_BATCH || o->window < 1 || o->window > 60000 || o->sockets < 1 ||
-	    o->sockets > BLAST_MAX_SOCKETS || o->rate < 0 || o->seconds <= 0 || o->seconds > BLAST_MAX_SECONDS ||
-	    o->drain_ms > 10000) {
+	if (o->batch < 1 || o->batch > BLAST_MAX_BATCH || o->window < 1 || o->window > 60000 ||
+	    o->sockets < 1 || o->sockets > BLAST_MAX_SOCKETS || o->rate < 0 || o->seconds <= 0 ||
+	    o->seconds > BLAST_MAX_SECONDS || o->drain_ms > 10000) {
 		fprintf(stderr, "dnsblast: an option is out of range (see --help)\n");
 		return -1;
 	}
@@ -450,7 +453,8 @@ static int blast_parse_options(int argc, char **argv, struct blast_options *o)
 		return -1;
 	}
 	if (!blast_is_loopback(&o->target)) {
-		fprintf(stderr, "dnsblast: %s is not a loopback address; this tool only benchmarks local servers\n",
+		fprintf(stderr,
+		        "dnsblast: %s is not a loopback address; this tool only benchmarks local servers\n",
 		        server);
 		return -1;
 	}
@@ -609,18 +613,20 @@ int main(int argc, char **argv)
 	if (o.human) {
 		printf("sent %llu, answered %llu (%.2f%% lost), %.3f s\n", stats.sent, stats.received,
 		       stats.sent ? 100.0 * (double)lost / (double)stats.sent : 0.0, elapsed);
-		printf("answered/s %.0f, latency avg %.1f us, p50 %.1f us, p99 %.1f us, longest gap %.1f us\n", qps, avg,
-		       p50, p99, stats.max_gap_us);
-		printf("rcodes: NOERROR %llu, SERVFAIL %llu, NXDOMAIN %llu, REFUSED %llu, FORMERR %llu\n", stats.rcode[0],
-		       stats.rcode[2], stats.rcode[3], stats.rcode[5], stats.rcode[1]);
+		printf(
+		    "answered/s %.0f, latency avg %.1f us, p50 %.1f us, p99 %.1f us, longest gap %.1f us\n",
+		    qps, avg, p50, p99, stats.max_gap_us);
+		printf("rcodes: NOERROR %llu, SERVFAIL %llu, NXDOMAIN %llu, REFUSED %llu, FORMERR %llu\n",
+		       stats.rcode[0], stats.rcode[2], stats.rcode[3], stats.rcode[5], stats.rcode[1]);
 	} else {
-		printf("{\"sent\": %llu, \"received\": %llu, \"lost\": %llu, \"stale\": %llu, \"send_errors\": %llu, "
+		printf("{\"sent\": %llu, \"received\": %llu, \"lost\": %llu, \"stale\": %llu, "
+		       "\"send_errors\": %llu, "
 		       "\"seconds\": %.6f, \"qps\": %.1f, \"lat_avg_us\": %.2f, \"lat_p50_us\": %.1f, "
 		       "\"lat_p99_us\": %.1f, \"max_gap_us\": %.1f, \"noerror\": %llu, \"servfail\": %llu, "
 		       "\"nxdomain\": %llu, \"refused\": %llu, \"formerr\": %llu}\n",
-		       stats.sent, stats.received, lost, stats.stale, stats.send_errors, elapsed, qps, avg, p50, p99,
-		       stats.max_gap_us, stats.rcode[0], stats.rcode[2], stats.rcode[3], stats.rcode[5],
-		       stats.rcode[1]);
+		       stats.sent, stats.received, lost, stats.stale, stats.send_errors, elapsed, qps, avg,
+		       p50, p99, stats.max_gap_us, stats.rcode[0], stats.rcode[2], stats.rcode[3],
+		       stats.rcode[5], stats.rcode[1]);
 	}
 	free(queries);
 	for (unsigned i = 0; i < o.sockets; i++)

@@ -62,7 +62,8 @@ int main(int argc, char **argv)
 		}
 	}
 	if (port <= 0 || port > 65535 || batch < 1 || batch > ECHO_MAX_BATCH) {
-		fprintf(stderr, "echo-responder: -p PORT (1..65535) and -b BATCH (1..%d) needed\n", ECHO_MAX_BATCH);
+		fprintf(stderr, "echo-responder: -p PORT (1..65535) and -b BATCH (1..%d) needed\n",
+		        ECHO_MAX_BATCH);
 		return 2;
 	}
 	struct sockaddr_storage ss;

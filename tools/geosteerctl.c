@@ -390,6 +390,7 @@ static void ctl_print_status(const struct ctl_json *reply)
 	printf("version: %s\n", ctl_text(reply, "version"));
 	printf("uptime: %ss\n", ctl_text(reply, "uptime_s"));
 	printf("config: %s\n", ctl_text(reply, "config"));
+	printf("config sha256: %s\n", ctl_text(reply, "config_sha256"));
 	printf("generation: %s\n", ctl_text(reply, "generation"));
 	const struct ctl_json *zones = ctl_get(reply, "zones");
 	size_t count = zones && zones->type == CTL_JSON_ARRAY ? zones->count : 0;
@@ -399,12 +400,48 @@ static void ctl_print_status(const struct ctl_json *reply)
 		       ctl_text(&zones->items[i], "serial"));
 }
 
+/* An object of NAME: count as an indented two-column table under a title. */
+static void ctl_print_counts(const char *title, const struct ctl_json *obj)
+{
+	printf("%s:\n", title);
+	if (!obj || obj->type != CTL_JSON_OBJECT || obj->count == 0) {
+		printf("  -\n");
+		return;
+	}
+	int w = 4;
+	for (size_t i = 0; i < obj->count; i++) {
+		int n = ctl_width(obj->keys[i]);
+		w = n > w ? n : w;
+	}
+	for (size_t i = 0; i < obj->count; i++)
+		printf("  %-*.200s  %12s\n", w, obj->keys[i],
+		       obj->items[i].type == CTL_JSON_NUMBER ? obj->items[i].text : "-");
+}
+
+static void ctl_print_stats(const struct ctl_json *reply)
+{
+	const struct ctl_json *q = ctl_get(reply, "queries");
+	printf("uptime: %ss\n", ctl_text(reply, "uptime_s"));
+	printf("queries: udp %s, tcp %s\n", ctl_text(q, "udp"), ctl_text(q, "tcp"));
+	printf("truncated: %s  ecs: %s  dropped: %s\n", ctl_text(reply, "truncated"), ctl_text(reply, "ecs"),
+	       ctl_text(reply, "dropped"));
+	printf("fail-open answers: %s  fenced answers: %s\n", ctl_text(reply, "fail_open"),
+	       ctl_text(reply, "fenced"));
+	printf("reloads: %s  failed: %s\n", ctl_text(reply, "reloads"), ctl_text(reply, "reload_failures"));
+	ctl_print_counts("by qtype", ctl_get(reply, "qtype"));
+	ctl_print_counts("by rcode", ctl_get(reply, "rcode"));
+	ctl_print_counts("by policy record", ctl_get(reply, "policies"));
+	ctl_print_counts("by datacenter", ctl_get(reply, "datacenters"));
+}
+
 static void ctl_print(const char *cmd, const struct ctl_json *reply)
 {
 	if (strcmp(cmd, "health") == 0) {
 		ctl_print_health(reply);
 	} else if (strcmp(cmd, "status") == 0) {
 		ctl_print_status(reply);
+	} else if (strcmp(cmd, "stats") == 0) {
+		ctl_print_stats(reply);
 	} else if (strcmp(cmd, "explain") == 0) {
 		const char *text = ctl_text(reply, "explain");
 		size_t n = strlen(text);
@@ -511,6 +548,7 @@ static void ctl_usage(FILE *out)
 	fprintf(out, "usage: geosteerctl [-s SOCKET] [--json] COMMAND\n"
 	             "  status                   version, uptime, config, zones\n"
 	             "  health                   state of every datacenter\n"
+	             "  stats                    query, answer and steering counters\n"
 	             "  drain DC                 take a datacenter out of answers\n"
 	             "  undrain DC               clear drain / force-up\n"
 	             "  force-up DC              answer with DC whatever its probes say\n"
@@ -527,7 +565,7 @@ static bool ctl_arity_ok(const char *cmd, int n)
 		const char *name;
 		int min, max;
 	} commands[] = {
-	    {"status", 0, 0},  {"health", 0, 0},   {"reload", 0, 0},  {"drain", 1, 1},
+	    {"status", 0, 0},  {"health", 0, 0},   {"stats", 0, 0},   {"reload", 0, 0},  {"drain", 1, 1},
 	    {"undrain", 1, 1}, {"force-up", 1, 1}, {"explain", 2, 3},
 	};
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)

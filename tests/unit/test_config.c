@@ -466,6 +466,9 @@ static void test_steering_file(void **state)
 	assert_int_equal(p->target_count, 3);
 	snprintf(want, sizeof(want), "%s/latency.txt", fixture_dir);
 	assert_string_equal(p->latency_table, want);
+	/* latency_table alone: the default source, distance with the table first */
+	assert_int_equal(p->latency_source, CONFIG_LATENCY_DISTANCE);
+	assert_int_equal(p->latency_source_line, 0);
 
 	p = &cfg.policies[4];
 	assert_string_equal(p->name, "rollout");
@@ -567,6 +570,24 @@ static void test_steering_defaults(void **state)
 
 	load_ok("geoip:\n  client_subnet: off\n", &cfg);
 	assert_false(cfg.geoip.client_subnet);
+	config_free(&cfg);
+
+	/* latency_source: distance by default, the word as given otherwise
+	 * (any case), with its line */
+	load_ok("policies:\n  d: {latency: [x]}\n  p:\n    latency: [x, y]\n    latency_source: Probes\n"
+	        "  t:\n    latency: [x]\n    latency_table: t.txt\n    latency_source: table\n"
+	        "  e:\n    latency: [x]\n    latency_source: distance\n    latency_table: t.txt\n",
+	        &cfg);
+	assert_int_equal(cfg.policy_count, 4);
+	assert_int_equal(cfg.policies[0].latency_source, CONFIG_LATENCY_DISTANCE);
+	assert_int_equal(cfg.policies[0].latency_source_line, 0);
+	assert_null(cfg.policies[0].latency_table);
+	assert_int_equal(cfg.policies[1].latency_source, CONFIG_LATENCY_PROBES);
+	assert_int_equal(cfg.policies[1].latency_source_line, 5);
+	assert_int_equal(cfg.policies[2].latency_source, CONFIG_LATENCY_TABLE);
+	assert_non_null(cfg.policies[2].latency_table);
+	assert_int_equal(cfg.policies[3].latency_source, CONFIG_LATENCY_DISTANCE);
+	assert_non_null(cfg.policies[3].latency_table);
 	config_free(&cfg);
 }
 
@@ -686,6 +707,20 @@ static void test_policy_kind_errors(void **state)
 	             "latency_table in policy p: only valid with latency");
 	expect_error("policies:\n  p:\n    all: [a]\n    sticky: false\n", 4,
 	             "sticky in policy p: only valid with weighted");
+	expect_error("policies:\n  p:\n    failover: [a]\n    latency_source: probes\n", 4,
+	             "latency_source in policy p: only valid with latency");
+
+	/* latency_source: a word of three; `table` needs the table, `probes`
+	 * refuses one. */
+	expect_error("policies:\n  p:\n    latency: [a]\n    latency_source: rtt\n", 4,
+	             "latency_source in policy p: want one of distance probes table, got 'rtt'");
+	expect_error("policies:\n  p:\n    latency: [a]\n    latency_source: table\n", 4,
+	             "latency_source in policy p: 'table' needs latency_table");
+	expect_error("policies:\n  p:\n    latency: [a]\n    latency_table: t.txt\n"
+	             "    latency_source: probes\n",
+	             5,
+	             "latency_source in policy p: 'probes' does not use latency_table "
+	             "(remove one, or use 'distance' or 'table')");
 
 	/* Empty target lists. */
 	expect_error("policies:\n  p:\n    failover: []\n", 3, "failover in policy p: no targets");

@@ -559,6 +559,202 @@ static void test_latency_table(void **state)
 	tb_free(t);
 }
 
+/* Datacenter d is probed (policy only looks at check_count). */
+static char *probe_checks[] = {"web"};
+static void tb_probed(struct tb *t, size_t d)
+{
+	t->dcs[d].checks = probe_checks;
+	t->dcs[d].check_count = 1;
+}
+
+static void set_rtt(const struct policy_set *s, const char *dc, double ms)
+{
+	health_set_rtt_ms(policy_set_datacenter(s, (size_t)dc_index(s, dc))->health_slot, ms);
+}
+
+/* latency_source: probes ranks by the live probe RTT, never by where the
+ * client is while every target has a measurement. */
+static void test_latency_probes(void **state)
+{
+	(void)state;
+	struct tb *t = tb_new(true);
+	tb_store(t);
+	tb_probed(t, 0); /* us-east */
+	tb_probed(t, 2); /* eu-central */
+	tb_probed(t, 4); /* ap-southeast */
+	t->pols[3].latency_source = CONFIG_LATENCY_PROBES;
+	tb_rec(t, "near", "nearest", 30, 10, 51);
+	tb_build_ok(t);
+	const struct policy_set *s = t->set;
+
+	/* nothing measured yet: distance, as the default source */
+	expect_dc(t, 0, "1.1.1.1", ~0ull, "ap-southeast"); /* Tokyo */
+	expect_dc(t, 0, "2.2.2.2", ~0ull, "eu-central");   /* Paris */
+	struct policy_answer a = eval(t, 0, "2.2.2.2", 0, ~0ull);
+	assert_int_equal(a.scope, 16);
+
+	set_rtt(s, "us-east", 30);
+	set_rtt(s, "eu-central", 12);
+	set_rtt(s, "ap-southeast", 80);
+	/* lowest RTT wins for everyone, wherever they are: scope 0 */
+	expect_dc(t, 0, "1.1.1.1", ~0ull, "eu-central");
+	expect_dc(t, 0, "216.160.83.56", ~0ull, "eu-central");
+	expect_dc(t, 0, "100.64.1.1", ~0ull, "eu-central"); /* no coordinates: irrelevant */
+	expect_dc(t, 0, "2001:db8:a0::1", ~0ull, "eu-central");
+	a = eval(t, 0, "1.1.1.1", 24, ~0ull);
+	assert_int_equal(a.scope, 0);
+	assert_false(a.degraded);
+	assert_int_equal(a.ttl, 30);
+	/* the lowest down: the next lowest, degraded */
+	a = eval(t, 0, "1.1.1.1", 0, up_except(s, "eu-central", NULL));
+	assert_int_equal(a.datacenters, dc_bit(s, "us-east"));
+	assert_true(a.degraded);
+	assert_int_equal(a.scope, 0);
+	/* a new measurement reaches the next query */
+	set_rtt(s, "eu-central", 31);
+	expect_dc(t, 0, "2.2.2.2", ~0ull, "us-east");
+	set_rtt(s, "ap-southeast", 0.5);
+	expect_dc(t, 0, "2.2.2.2", ~0ull, "ap-southeast");
+	/* every target down: fails open to the lowest RTT */
+	a = eval(t, 0, "2.2.2.2", 0, up_except(s, "us-east", "eu-central", "ap-southeast", NULL));
+	assert_int_equal(a.datacenters, dc_bit(s, "ap-southeast"));
+	assert_true(a.degraded);
+
+	/* A datacenter without a measurement ranks after those with one ... */
+	set_rtt(s, "ap-southeast", -1);
+	expect_dc(t, 0, "1.1.1.1", ~0ull, "us-east"); /* 30 ms beats Tokyo's nearest, unmeasured */
+	a = eval(t, 0, "1.1.1.1", 0, ~0ull);
+	assert_int_equal(a.scope, 0);
+	/* ... and by distance among themselves, which makes the client count */
+	set_rtt(s, "eu-central", -1);
+	a = eval(t, 0, "1.1.1.1", 0, up_except(s, "us-east", NULL));
+	assert_int_equal(a.datacenters, dc_bit(s, "ap-southeast"));
+	assert_true(a.degraded);
+	assert_int_equal(a.scope, 16);
+	a = eval(t, 0, "2.2.2.2", 0, up_except(s, "us-east", NULL));
+	assert_int_equal(a.datacenters, dc_bit(s, "eu-central"));
+	/* unmeasured and no client location: the first up target in order */
+	a = eval(t, 0, "100.64.1.1", 0, up_except(s, "us-east", NULL));
+	assert_int_equal(a.datacenters, dc_bit(s, "eu-central"));
+
+	/* explain narrates RTTs */
+	set_rtt(s, "us-east", 30);
+	set_rtt(s, "eu-central", 12);
+	set_rtt(s, "ap-southeast", 4.25);
+	char buf[4096];
+	struct policy_client c = client("2.2.2.2", 0);
+	policy_explain(s, rec(t, 0), &c, up_except(s, "ap-southeast", NULL), buf, sizeof(buf));
+	if (getenv("POLICY_SHOW_EXPLAIN"))
+		fprintf(stderr, "%s", buf);
+	if (!strstr(buf,
+	            "nearest: latency eu-central (probe rtt; us-east rtt 30 ms up, eu-central rtt 12 ms up, "
+	            "ap-southeast rtt 4.2 ms down)") ||
+	    !strstr(buf, "answer: eu-central, ttl 10, scope 0, degraded"))
+		fail_msg("explain:\n%s", buf);
+	set_rtt(s, "us-east", -1);
+	set_rtt(s, "eu-central", -1);
+	set_rtt(s, "ap-southeast", -1);
+	policy_explain(s, rec(t, 0), &c, ~0ull, buf, sizeof(buf));
+	if (!strstr(buf, "nearest: latency eu-central (no probe rtt: distance; us-east no rtt, ") ||
+	    !strstr(buf, "eu-central no rtt, 478 km up") || !strstr(buf, "answer: eu-central, ttl 30, scope 16"))
+		fail_msg("explain:\n%s", buf);
+	tb_free(t);
+
+	/* probes over datacenters nobody probes: a load error, not a silent
+	 * fallback to distance */
+	t = tb_new(true);
+	tb_store(t);
+	t->pols[3].latency_source = CONFIG_LATENCY_PROBES;
+	t->pols[3].latency_source_line = 33;
+	tb_build_fails(t,
+	               "test.yaml:33: policy 'nearest': latency_source 'probes' but none of its datacenters "
+	               "has a check");
+	tb_free(t);
+	/* probed through a nested policy is enough */
+	t = tb_new(true);
+	tb_store(t);
+	tb_probed(t, 1); /* us-west, reached through 'us' */
+	struct config_policy *p = tb_pol(t, "mixed", 40, CONFIG_POLICY_LATENCY);
+	tb_tgt(p, NULL, "us", 0, 40);
+	tb_tgt(p, NULL, "eu-central", 0, 40);
+	p->latency_source = CONFIG_LATENCY_PROBES;
+	tb_rec(t, "m", "mixed", 30, 10, 51);
+	tb_build_ok(t);
+	set_rtt(t->set, "us-west", 7);
+	expect_dc(t, 0, "2.2.2.2", ~0ull,
+	          "us-east"); /* 'us' measured (us-west 7 ms); failover picks us-east */
+	tb_free(t);
+	t = tb_new(true);
+	tb_store(t);
+	tb_probed(t, 0);
+	t->pols[3].latency_source = CONFIG_LATENCY_PROBES;
+	t->pols[3].latency_table = "tests/unit/policy/latency.txt";
+	tb_build_fails(t,
+	               "test.yaml:28: policy 'nearest': latency_source 'probes' does not use latency_table");
+	tb_free(t);
+	t = tb_new(true);
+	tb_store(t);
+	tb_probed(t, 0);
+	t->pols[2].latency_source = CONFIG_LATENCY_PROBES; /* 'us' is a failover */
+	tb_build_fails(t, "test.yaml:27: policy 'us': latency_source is only for latency policies");
+	tb_free(t);
+}
+
+/* latency_source: table ranks by the table only; clients it does not
+ * cover get the targets in the order written, wherever they are. */
+static void test_latency_table_only(void **state)
+{
+	(void)state;
+	struct tb *t = tb_new(true);
+	tb_store(t);
+	t->pols[3].latency_source = CONFIG_LATENCY_TABLE;
+	t->pols[3].latency_table = "tests/unit/policy/latency.txt";
+	tb_rec(t, "near", "nearest", 30, 10, 51);
+	tb_build_ok(t);
+	const struct policy_set *s = t->set;
+	expect_dc(t, 0, "1.1.1.1", ~0ull, "eu-central"); /* 5 ms */
+	expect_dc(t, 0, "2.2.2.2", ~0ull, "us-east");    /* 3 ms */
+	/* not covered: first target, even for Berlin and Singapore, where
+	 * distance would say eu-central and ap-southeast */
+	expect_dc(t, 0, "5.5.5.5", ~0ull, "us-east");
+	expect_dc(t, 0, "203.0.113.9", ~0ull, "us-east");
+	struct policy_answer a = eval(t, 0, "5.5.5.5", 0, up_except(s, "us-east", NULL));
+	assert_int_equal(a.datacenters, dc_bit(s, "eu-central")); /* the next in order */
+	assert_true(a.degraded);
+	/* the scope is the table's alone: no geolocation consulted */
+	a = eval(t, 0, "1.1.1.1", 0, ~0ull);
+	assert_int_equal(a.scope, 16);
+	/* covered, but its row lists neither up datacenter: order written */
+	a = eval(t, 0, "1.1.1.1", 0, up_except(s, "eu-central", "ap-southeast", NULL));
+	assert_int_equal(a.datacenters, dc_bit(s, "us-east"));
+	a = eval(t, 0, "2.2.2.2", 0, up_except(s, "us-east", NULL));
+	assert_int_equal(a.datacenters, dc_bit(s, "eu-central"));
+	char buf[4096];
+	struct policy_client c = client("5.5.5.5", 0);
+	policy_explain(s, rec(t, 0), &c, ~0ull, buf, sizeof(buf));
+	if (!strstr(
+	        buf,
+	        "nearest: latency us-east (not in the latency table: first target; us-east no estimate up"))
+		fail_msg("explain:\n%s", buf);
+	tb_free(t);
+
+	t = tb_new(true);
+	tb_store(t);
+	t->pols[3].latency_source = CONFIG_LATENCY_TABLE;
+	tb_build_fails(t, "test.yaml:28: policy 'nearest': latency_source 'table' needs latency_table");
+	tb_free(t);
+	/* distance given explicitly with a table is the default behaviour */
+	t = tb_new(true);
+	tb_store(t);
+	t->pols[3].latency_source = CONFIG_LATENCY_DISTANCE;
+	t->pols[3].latency_table = "tests/unit/policy/latency.txt";
+	tb_rec(t, "near", "nearest", 30, 10, 51);
+	tb_build_ok(t);
+	expect_dc(t, 0, "1.1.1.1", ~0ull, "eu-central");
+	expect_dc(t, 0, "5.5.5.5", ~0ull, "eu-central"); /* not in the table: distance */
+	tb_free(t);
+}
+
 static void test_weighted_distribution(void **state)
 {
 	(void)state;
@@ -1065,6 +1261,8 @@ int main(void)
 	    cmocka_unit_test(test_nested_failover),
 	    cmocka_unit_test(test_latency_distance),
 	    cmocka_unit_test(test_latency_table),
+	    cmocka_unit_test(test_latency_probes),
+	    cmocka_unit_test(test_latency_table_only),
 	    cmocka_unit_test(test_weighted_distribution),
 	    cmocka_unit_test(test_weighted_sticky),
 	    cmocka_unit_test(test_all_max),
