@@ -31,7 +31,15 @@
  *                     current snapshot, datacenters every health slot)
  *   health            {"ok":true,"datacenters":[{"name":..,"up":B,"probed_up":B,
  *                      "admin":"none"|"drain"|"force-up","since":"2026-11-26T20:05:41Z",
- *                      "reason":..}]}  one entry per health slot, in slot order
+ *                      "rtt_ms":N|null,"probes":[..],"reason":..}]}
+ *                     one entry per health slot, in slot order; rtt_ms is
+ *                     the probe RTT moving average (health_rtt_ms(), null
+ *                     until measured); probes lists every probed (address,
+ *                     check) pair (health_probes_of(); [] when not probed):
+ *                     {"address":..,"check":..,"up":B,"since":..,
+ *                      "last":"ok"|"failed"|null,"reason":..,"rtt_ms":N,
+ *                      "ok":N,"failed":N} (last: null before the first
+ *                     result; ok / failed: consecutive counts)
  *   drain DC          administrative overrides (health_set_admin); the reply
  *   undrain DC        is {"ok":true,"datacenter":DC,"admin":..,"up":B} with the
  *   force-up DC       new effective state; an unknown DC gets

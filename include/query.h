@@ -16,12 +16,13 @@
  * policy's TTL (down_ttl when degraded); a chosen datacenter with a cname
  * makes the answer that CNAME, followed inside the zone as usual; no
  * address of the asked family is NODATA.  CNAME gets the CNAME of a cname
- * datacenter; ANY the A answer (RFC 8482: one RRset); other types the
- * node's static RRsets.  The client is the EDNS Client Subnet (RFC 7871)
- * when the query has a usable one (source prefix > 0) and the set honours
- * it, else the packet's source; the reply's ECS scope is the widest scope
- * any policy on the CNAME chain reported (0 when only static data
- * answered, or when ECS was not used).
+ * datacenter; ANY the A answer, or the AAAA one when there is no A
+ * (RFC 8482: one RRset); other types the node's static RRsets.  The
+ * client is the EDNS Client Subnet (RFC 7871) when the query has a usable
+ * one (source prefix > 0) and the set honours it, else the packet's
+ * source; the reply's ECS scope is the widest scope any policy on the
+ * CNAME chain reported (0 when only static data answered, or when ECS was
+ * not used).
  */
 #ifndef GEOSTEER_QUERY_H
 #define GEOSTEER_QUERY_H

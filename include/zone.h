@@ -87,6 +87,10 @@ struct zone_source {
 	const char *file;   /* master file path */
 	const struct zone_policy_binding *bindings;
 	size_t binding_count;
+	/* Where the zone was configured, for errors about the file itself
+	 * ("CONFIG:LINE: cannot read FILE: ..."); NULL / 0 when unknown. */
+	const char *config_file;
+	int config_line;
 };
 
 struct zone_table;

@@ -123,6 +123,8 @@ int snapshot_build(const struct config *config, struct snapshot **out, char *err
 		own->source_count = i + 1;
 		own->sources[i].origin = strdup(config->zones[i].origin);
 		own->sources[i].file = strdup(config->zones[i].file);
+		own->sources[i].config_file = config->path; /* read only while building */
+		own->sources[i].config_line = config->zones[i].line;
 		if (!own->sources[i].origin || !own->sources[i].file)
 			goto oom;
 		if (config->zones[i].record_count) {
@@ -135,6 +137,8 @@ int snapshot_build(const struct config *config, struct snapshot **out, char *err
 
 	int rc = zone_table_build(own->sources, own->source_count, &snap->zones, err, errlen);
 	snapshot_bindings_free(own); /* the table keeps no pointer into them */
+	for (size_t i = 0; i < own->source_count; i++)
+		own->sources[i].config_file = NULL; /* points into config, which may go first */
 	if (rc < 0) {
 		policy_set_free(snap->policies);
 		snapshot_sources_free(own);

@@ -1291,7 +1291,10 @@ static int load_zone(const struct zone_source *src, const uint8_t *origin, size_
 	                    .errlen = errlen};
 	memcpy(ld.origin, origin, origin_len);
 	in->origin_labels = dname_label_count(origin);
-	int rc = load_file(&ld, src->file, origin, 0, 0, NULL, 0);
+	/* A zone file that cannot be read is reported at the config line that
+	 * names it, like an $INCLUDE file is at its $INCLUDE line. */
+	const char *from = src->config_file != NULL && src->config_line > 0 ? src->config_file : NULL;
+	int rc = load_file(&ld, src->file, origin, 0, 0, from, from ? (unsigned)src->config_line : 0);
 	if (rc == 0)
 		rc = build_zone(&ld, zone);
 	loader_release(&ld);

@@ -730,6 +730,13 @@ static void test_error_table(void **state)
 	snprintf(expect, sizeof(expect), "%s: cannot read: No such file or directory", nope);
 	assert_string_equal(err, expect);
 
+	/* with the config line that names it, the error points there */
+	missing[1].config_file = "geosteer.yaml";
+	missing[1].config_line = 12;
+	assert_int_equal(build_capture(missing, 2, &t, err, sizeof(err)), -1);
+	snprintf(expect, sizeof(expect), "geosteer.yaml:12: cannot read %s: No such file or directory", nope);
+	assert_string_equal(err, expect);
+
 	/* no zones at all is a valid, empty table */
 	assert_int_equal(build_capture(NULL, 0, &t, err, sizeof(err)), 0);
 	assert_int_equal(zone_table_count(t), 0);
