@@ -15,7 +15,7 @@ LIB_OBJ := $(LIB_SRC:src/%.c=$(BUILD)/%.o)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps test unit integration compare asan fuzz run clean format lab
+.PHONY: all deps test unit integration compare asan fuzz run clean format lab bench bench-deps bench-scale
 
 all: geosteerd geosteerctl
 
@@ -98,6 +98,25 @@ build/demo-geo.mmdb: zones/demo-geo.txt tools/mkgeodb
 run: deps
 	@$(MAKE) --no-print-directory all build/demo-geo.mmdb
 	./geosteerd -c geosteer.yaml
+
+# The benchmark (issue 5): our load generator and the echo ceiling, then
+# tools/bench/run against every peer installed (`make bench-deps` installs them).
+$(BUILD)/dnsblast: tools/dnsblast.c | $(BUILD)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
+$(BUILD)/echo-responder: tools/echo-responder.c | $(BUILD)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
+
+bench-deps:
+	@GEOSTEER_DEPS_EXTRA="gdnsd nsd knot knot-module-geoip pdns-server pdns-backend-bind pdns-backend-geoip dnsperf linux-perf" tools/install-deps
+	@-[ "$$(id -u)" -ne 0 ] || systemctl disable --quiet gdnsd.service pdns.service 2>/dev/null || true
+
+bench: deps
+	@$(MAKE) --no-print-directory all $(BUILD)/dnsblast $(BUILD)/echo-responder
+	@tools/bench/run
+
+bench-scale: deps
+	@$(MAKE) --no-print-directory all $(BUILD)/dnsblast
+	@tools/bench-scale
 
 # The three-region demo of tools/lab (root, network namespaces; see README).
 lab: geosteerd geosteerctl
