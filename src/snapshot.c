@@ -34,6 +34,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -154,6 +155,9 @@ int snapshot_build(const struct config *config, struct snapshot **out, char *err
 		snap->settings.nsid_len = (uint16_t)len;
 	}
 	snap->settings.udp_payload = config->udp_payload;
+	/* The build's temporary arrays are free now; hand that memory back to
+	 * the system (main() told malloc not to do it piecemeal during loads). */
+	malloc_trim(0);
 	*out = snap;
 	return 0;
 
