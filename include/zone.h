@@ -49,6 +49,7 @@ enum zone_node_flags {
 	ZONE_NODE_APEX = 1 << 0,
 	ZONE_NODE_DELEGATION = 1 << 1, /* NS below the apex: a zone cut */
 	ZONE_NODE_BELOW_CUT = 1 << 2,  /* under a zone cut: only glue, never answered */
+	ZONE_NODE_HAS_WILDCARD = 1 << 3, /* the zone has "*.<name>" (zone_lookup finds it) */
 };
 
 struct zone_node {
@@ -56,7 +57,6 @@ struct zone_node {
 	uint16_t flags;
 	uint16_t rrset_count;              /* 0 for an empty non-terminal */
 	const struct zone_rrset *rrsets;   /* sorted by type */
-	const struct zone_node *wildcard;  /* the node "*.<name>", if the zone has one */
 	const struct policy_record *policy; /* NULL: answered from rrsets */
 };
 
