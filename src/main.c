@@ -135,7 +135,7 @@ int main(int argc, char **argv)
 	}
 
 	if (check) {
-		printf("%s: ok (%zu zones, %zu records)\n", path, zone_count, record_count);
+		printf("%s: ok (%zu zone%s, %zu records)\n", path, zone_count, zone_count == 1 ? "" : "s", record_count);
 		snapshot_free(snap);
 		config_free(&cfg);
 		return 0;

@@ -925,7 +925,7 @@ static int server_start_workers(struct server *s)
 	return rc;
 }
 
-/* "serving 1 zones (132 records) on 127.0.0.1:5300 udp+tcp, [::1]:5300 udp+tcp, 2 workers" */
+/* "serving 1 zone (13 records) on 127.0.0.1:5300 udp+tcp, [::1]:5300 udp+tcp, 2 workers" */
 static void server_log_serving(const struct server *s)
 {
 	const struct snapshot *snap = snapshot_current();
@@ -942,7 +942,8 @@ static void server_log_serving(const struct server *s)
 			break;
 		used += (size_t)n;
 	}
-	log_info("serving %zu zones (%zu records) on %s, %u workers", zones, records, addrs, s->worker_count);
+	log_info("serving %zu zone%s (%zu records) on %s, %u worker%s", zones, zones == 1 ? "" : "s", records, addrs,
+	         s->worker_count, s->worker_count == 1 ? "" : "s");
 }
 
 int server_run(const struct config *config)
