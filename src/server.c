@@ -11,9 +11,11 @@
  * sends the replies with one sendmmsg().  All buffers are allocated once
  * when the thread starts; answering allocates nothing.  Each worker counts
  * what it answered into its own stats block (stats.h; the loop thread has
- * one for TCP), so counting shares no cache line and takes no lock.  UDP_BATCH is 32
- * because beyond that the syscall saving is small while the latency of the
- * last packet in a batch keeps growing.  A socket gets at most UDP_ROUNDS
+ * one for TCP), so counting shares no cache line and takes no lock.  UDP_BATCH is 64:
+ * against 32 it gave 2-13% more closed-loop throughput on one core (three
+ * interleaved rounds, 128 queries in flight) at the same CPU per query, and
+ * a batch is only as full as the queue, so a lone query is not delayed
+ * (recvmmsg returns what is there).  A socket gets at most UDP_ROUNDS
  * batches before the worker looks at its other sockets, so one flooded
  * address cannot starve another.  Sockets bound to a wildcard address ask
  * for the packet's destination (IP_PKTINFO) and reply from it, so a
@@ -79,7 +81,7 @@
 #include "wire.h"
 #include "zone.h"
 
-#define UDP_BATCH 32
+#define UDP_BATCH 64
 #define UDP_BUF 4096 /* the largest EDNS payload we accept or send */
 #define UDP_ROUNDS 4
 #define UDP_POLL_MS 200
