@@ -97,6 +97,16 @@ void health_set_probes(int slot, const struct health_probe *probes, size_t count
  * given to health_set_probes; returns how many there are. */
 size_t health_probes_of(int slot, struct health_probe *out, size_t max);
 
+/*
+ * Frees every slot whose bit is not in keep and that has no administrative
+ * override, so names that left the configuration (or that only a refused
+ * reload named) do not use up the 64 slots over a long life.  Called after
+ * each reload, once no reader can hold the previous snapshot; a freed slot
+ * may be given to a new name later (its per-datacenter counters then carry
+ * on under the new name).
+ */
+void health_release_unused(uint64_t keep);
+
 /* Forgets every slot (tests only). */
 void health_reset(void);
 

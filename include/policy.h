@@ -68,6 +68,9 @@ void policy_set_free(struct policy_set *set);
 const struct policy_record *policy_set_record(const struct policy_set *set, size_t zone, size_t record);
 
 size_t policy_set_datacenter_count(const struct policy_set *set);
+
+/* The health slots (health.h) of every datacenter of the set, as a mask. */
+uint64_t policy_set_health_slots(const struct policy_set *set);
 const struct policy_datacenter *policy_set_datacenter(const struct policy_set *set, size_t index);
 
 /* The files the set was built from that can change under it (GeoIP

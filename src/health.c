@@ -196,6 +196,23 @@ bool health_status_of(int slot, struct health_status *out)
 	return found;
 }
 
+void health_release_unused(uint64_t keep)
+{
+	pthread_mutex_lock(&health_lock);
+	for (int i = 0; i < HEALTH_MAX_SLOTS; i++) {
+		struct health_entry *e = &health_table[i];
+		if (!e->name || (keep >> i & 1) || e->admin != HEALTH_ADMIN_NONE)
+			continue;
+		free(e->name);
+		free(e->probes);
+		*e = (struct health_entry){0};
+		atomic_store(&health_addresses[i], UINT64_MAX);
+		atomic_store(&health_rtt_us[i], HEALTH_RTT_UNKNOWN);
+		atomic_fetch_and(&health_mask, ~(UINT64_C(1) << i));
+	}
+	pthread_mutex_unlock(&health_lock);
+}
+
 void health_reset(void)
 {
 	pthread_mutex_lock(&health_lock);

@@ -1021,6 +1021,15 @@ size_t policy_set_datacenter_count(const struct policy_set *set)
 	return set->datacenter_count;
 }
 
+uint64_t policy_set_health_slots(const struct policy_set *set)
+{
+	uint64_t mask = 0;
+	for (size_t i = 0; set && i < set->datacenter_count; i++)
+		if (set->datacenters[i].health_slot >= 0 && set->datacenters[i].health_slot < 64)
+			mask |= UINT64_C(1) << set->datacenters[i].health_slot;
+	return mask;
+}
+
 const struct policy_datacenter *policy_set_datacenter(const struct policy_set *set, size_t index)
 {
 	return index < set->datacenter_count ? &set->datacenters[index] : NULL;

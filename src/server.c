@@ -68,6 +68,7 @@
 #include <uv.h>
 
 #include "config.h"
+#include "health.h"
 #include "control.h"
 #include "explain.h"
 #include "log.h"
@@ -795,6 +796,15 @@ static bool server_same_sockets(const struct config *a, const struct config *b)
 	return true;
 }
 
+/* Health slots of datacenters no longer configured, or named only by a
+ * refused build, go back to the pool (after publish no reader holds the
+ * previous snapshot: snapshot_publish waits for them). */
+static void server_release_health_slots(void)
+{
+	const struct snapshot *snap = snapshot_current();
+	health_release_unused(snap ? policy_set_health_slots(snap->policies) : 0);
+}
+
 static int server_reload(struct server *s, uint64_t *generation, char *err, size_t errlen)
 {
 	struct config cfg;
@@ -809,6 +819,7 @@ static int server_reload(struct server *s, uint64_t *generation, char *err, size
 		log_error("reload failed, still serving the previous data: %s", err);
 		config_free(&cfg);
 		stats_reload(false);
+		server_release_health_slots();
 		return -1;
 	}
 	if (!server_same_sockets(s->config, &cfg))
@@ -821,6 +832,7 @@ static int server_reload(struct server *s, uint64_t *generation, char *err, size
 	if (probe_apply(&s->loop, &cfg, perr, sizeof(perr)) < 0)
 		log_warn("reload: %s", perr);
 	snapshot_publish(snap);
+	server_release_health_slots();
 	stats_reload(true); /* record numbers may have changed: their counts start over */
 	memcpy(s->config_sha256, cfg.sha256, sizeof(s->config_sha256));
 	server_watch_arm(s); /* the new snapshot may name other files */

@@ -235,6 +235,39 @@ static void test_probe_details(void **state)
 	assert_int_equal(health_probes_of(s, out, 4), 0);
 }
 
+/* Slots no longer named go back to the pool, unless an operator override
+ * is set on them; a freed slot can be given to a new name. */
+static void test_release_unused(void **state)
+{
+	(void)state;
+	int a = health_slot("a"), b = health_slot("b"), c = health_slot("c");
+	health_set_admin(c, HEALTH_ADMIN_DRAIN);
+	health_set_probed(b, false, "down");
+	health_set_address_mask(b, 1);
+	health_release_unused(UINT64_C(1) << a);
+	assert_int_equal(health_slot_find("a"), a);
+	assert_int_equal(health_slot_find("b"), -1);
+	assert_int_equal(health_slot_find("c"), c); /* drained: kept */
+	assert_false(health_up_mask() >> b & 1);
+	struct health_status st;
+	assert_false(health_status_of(b, &st));
+	/* the freed slot is reused, fresh: up, every address up */
+	int d = health_slot("d");
+	assert_int_equal(d, b);
+	assert_true(health_up_mask() >> d & 1);
+	assert_true(health_address_mask(d) == UINT64_MAX);
+	/* filling the table, releasing, filling again never runs out */
+	for (int round = 0; round < 3; round++) {
+		char name[16];
+		for (int i = 0; i < 40; i++) {
+			snprintf(name, sizeof name, "r%d-%d", round, i);
+			assert_true(health_slot(name) >= 0);
+		}
+		health_release_unused(UINT64_C(1) << a);
+	}
+	assert_int_equal(health_slot_find("a"), a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -246,6 +279,7 @@ int main(void)
 	    cmocka_unit_test_setup(test_reset, reset),
 	    cmocka_unit_test_setup(test_rtt, reset),
 	    cmocka_unit_test_setup(test_probe_details, reset),
+	    cmocka_unit_test_setup(test_release_unused, reset),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	health_reset();
