@@ -1849,58 +1849,10 @@ static void test_explain(void **state)
 
 /* ------------------------------------------------ allocation counting
  *
- * The query path must not allocate.  Under AddressSanitizer its allocator
- * hooks count; otherwise malloc, calloc and realloc are interposed here
- * (the executable's definitions win over libc's) and passed on to glibc's
- * __libc_* entry points.  free needs no counting and is left alone.
+ * The query path must not allocate (alloc_count.h counts malloc, calloc
+ * and realloc, or uses ASan's hooks under ASan).
  */
-static volatile bool alloc_counting;
-static volatile unsigned long alloc_count;
-
-#if defined(__SANITIZE_ADDRESS__)
-int __sanitizer_install_malloc_and_free_hooks(void (*malloc_hook)(const volatile void *, size_t),
-                                              void (*free_hook)(const volatile void *));
-static void alloc_malloc_hook(const volatile void *p, size_t n)
-{
-	(void)p;
-	(void)n;
-	if (alloc_counting)
-		alloc_count++;
-}
-static void alloc_free_hook(const volatile void *p)
-{
-	(void)p;
-}
-static void alloc_counter_install(void)
-{
-	__sanitizer_install_malloc_and_free_hooks(alloc_malloc_hook, alloc_free_hook);
-}
-#else
-extern void *__libc_malloc(size_t size);
-extern void *__libc_calloc(size_t n, size_t size);
-extern void *__libc_realloc(void *p, size_t size);
-void *malloc(size_t size)
-{
-	if (alloc_counting)
-		alloc_count++;
-	return __libc_malloc(size);
-}
-void *calloc(size_t n, size_t size)
-{
-	if (alloc_counting)
-		alloc_count++;
-	return __libc_calloc(n, size);
-}
-void *realloc(void *p, size_t size)
-{
-	if (alloc_counting)
-		alloc_count++;
-	return __libc_realloc(p, size);
-}
-static void alloc_counter_install(void)
-{
-}
-#endif
+#include "alloc_count.h"
 
 static void test_policy_no_allocation(void **state)
 {
