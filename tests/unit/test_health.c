@@ -258,7 +258,7 @@ static void test_release_unused(void **state)
 	assert_true(health_address_mask(d) == UINT64_MAX);
 	/* filling the table, releasing, filling again never runs out */
 	for (int round = 0; round < 3; round++) {
-		char name[16];
+		char name[32];
 		for (int i = 0; i < 40; i++) {
 			snprintf(name, sizeof name, "r%d-%d", round, i);
 			assert_true(health_slot(name) >= 0);
