@@ -67,6 +67,78 @@ def pipeline(port):
     return None
 
 
+def tcp_ask(s, ident):
+    q = query(ident, "www.shop.example", 1)
+    s.sendall(struct.pack("!H", len(q)) + q)
+    length = struct.unpack("!H", recv_exact(s, 2))[0]
+    reply = recv_exact(s, length)
+    if struct.unpack("!H", reply[:2])[0] != ident:
+        raise ConnectionError("reply with the wrong id")
+
+
+def closed_by_server(s, within):
+    """True when the server closes s (EOF or reset) within `within` seconds."""
+    s.settimeout(within)
+    try:
+        return s.recv(1) == b""
+    except ConnectionResetError:
+        return True
+    except socket.timeout:
+        return False
+
+
+def idle(port):
+    """RFC 7766 idle timeout (the test config sets 1 s): a connection that
+    answered a query and then stays quiet is closed by the server, not at
+    once and not never (bounded wait of 6 s)."""
+    s = socket.create_connection((ADDR, port), timeout=3)
+    try:
+        tcp_ask(s, 0x4444)
+        start = time.monotonic()
+        if not closed_by_server(s, 6):
+            return "an idle connection was still open after 6 s"
+        took = time.monotonic() - start
+        print("idle connection closed after %.2f s" % took)
+        if took < 0.5:
+            return "closed after %.2f s, before the 1 s idle timeout" % took
+    finally:
+        s.close()
+    return None
+
+
+def limit(port, max_conns):
+    """tcp_max_connections: max_conns connections are served, one more is
+    closed without an answer, and a slot freed by a client is usable again."""
+    held = []
+    try:
+        for i in range(max_conns):
+            s = socket.create_connection((ADDR, port), timeout=3)
+            held.append(s)
+            tcp_ask(s, 0x5000 + i)
+        extra = socket.create_connection((ADDR, port), timeout=3)
+        try:
+            if not closed_by_server(extra, 3):
+                return "connection %d of a limit of %d was kept open" % (max_conns + 1, max_conns)
+        finally:
+            extra.close()
+        for i, s in enumerate(held):  # the ones inside the limit still answer
+            tcp_ask(s, 0x6000 + i)
+        held.pop().close()
+        for _ in range(20):  # the server sees the close on its next loop turn
+            again = socket.create_connection((ADDR, port), timeout=3)
+            try:
+                tcp_ask(again, 0x7777)
+                return None
+            except (ConnectionError, OSError):
+                time.sleep(0.1)
+            finally:
+                again.close()
+        return "a freed connection slot was not reusable within 2 s"
+    finally:
+        for s in held:
+            s.close()
+
+
 def junk_packets(fuzz_dir):
     rng = random.Random(20261126)
     # truncated headers, and headers that promise more than they hold
@@ -153,6 +225,10 @@ def main():
         err = junk(port, sys.argv[3] if len(sys.argv) > 3 else None)
     elif cmd == "qr-dropped":
         err = qr_dropped(port)
+    elif cmd == "idle":
+        err = idle(port)
+    elif cmd == "limit":
+        err = limit(port, int(sys.argv[3]))
     else:
         sys.exit(__doc__)
     if err:
