@@ -15,7 +15,7 @@ LIB_OBJ := $(LIB_SRC:src/%.c=$(BUILD)/%.o)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps test unit integration compare asan fuzz run clean format lab bench bench-deps bench-scale
+.PHONY: all deps test unit integration compare asan fuzz run clean format lab bench bench-deps bench-scale qbench
 
 all: geosteerd geosteerctl
 
@@ -117,6 +117,16 @@ bench: deps
 bench-scale: deps
 	@$(MAKE) --no-print-directory all $(BUILD)/dnsblast
 	@tools/bench-scale
+
+# In-process microbenchmark of the answering code (no sockets, no kernel):
+# query_respond_outcome() on the benchmark's own queries and config, linked
+# like geosteerd.  tools/qbench-run makes the config and prints ns/query.
+$(BUILD)/qbench: tools/qbench.c $(LIB_OBJ) | $(BUILD)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJ) $(LDLIBS)
+
+qbench:
+	@$(MAKE) --no-print-directory $(BUILD)/qbench $(BUILD)/dnsblast
+	@BUILD=$(BUILD) tools/qbench-run
 
 # The three-region demo of tools/lab (root, network namespaces; see README).
 lab: geosteerd geosteerctl

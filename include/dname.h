@@ -42,7 +42,7 @@ const uint8_t *dname_parent(const uint8_t *name);
 /* True when the first label is the single byte '*'. */
 bool dname_is_wildcard(const uint8_t *name);
 
-/* Hash of the lower-cased name (FNV-1a 32-bit over the lower-cased bytes). */
+/* Hash of the lower-cased name (names equal but for ASCII case hash alike). */
 uint32_t dname_hash(const uint8_t *name);
 
 /*

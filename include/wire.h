@@ -170,6 +170,10 @@ struct wire_writer {
 	uint16_t count[3]; /* per enum wire_section */
 	uint16_t compress_offset[WIRE_COMPRESS_MAX];
 	unsigned compress_count;
+	/* A copy of the question's name (see wire_write_question): a name at
+	 * this very address is written as a pointer to the question without
+	 * being compared.  NULL: none. */
+	const uint8_t *question_alias;
 };
 
 /* A position to roll back to, e.g. to drop an RRset that did not fit whole. */
@@ -190,6 +194,14 @@ void wire_writer_set_limit(struct wire_writer *w, size_t limit);
  * keeping the client's letter case, and makes its name a compression
  * target.  QDCOUNT is set to 1 by wire_writer_finish() when this was called. */
 bool wire_write_question(struct wire_writer *w, const uint8_t *question, size_t len);
+
+/* Declares name (e.g. the parser's lower-cased copy of the qname, which
+ * must equal the question's name but for case) as the question's name:
+ * owners and rdata names passed at that same address then become a pointer
+ * to offset 12 directly, the usual case of an answer's owner, instead of
+ * being matched against the remembered names.  Valid until the writer is
+ * rewound to before the question. */
+void wire_writer_alias_question(struct wire_writer *w, const uint8_t *name);
 
 /*
  * Appends one resource record to a section.  owner is a lower-cased wire

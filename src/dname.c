@@ -96,15 +96,43 @@ bool dname_is_wildcard(const uint8_t *name)
 	return name[0] == 1 && name[1] == '*';
 }
 
+/*
+ * Lower-cases the eight bytes of w at once: a byte gets 0x20 added when it
+ * is 'A'..'Z'.  Bytes with the high bit set are left alone (~w masks
+ * them), and the per-byte additions on the low 7 bits cannot carry into
+ * the next byte.
+ */
+static inline uint64_t dname_lower_word(uint64_t w)
+{
+	const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+	uint64_t low7 = w & ~high;
+	uint64_t at_least_a = low7 + ones * (0x80 - 'A');     /* high bit: byte >= 'A' */
+	uint64_t above_z = low7 + ones * (0x80 - ('Z' + 1)); /* high bit: byte > 'Z' */
+	uint64_t upper = at_least_a & ~above_z & ~w & high;
+	return w | (upper >> 2);
+}
+
+/* The qname is hashed once or twice per query: eight bytes a step with a
+ * multiply-xorshift mix, instead of a byte-at-a-time FNV. */
 uint32_t dname_hash(const uint8_t *name)
 {
 	size_t len = dname_len(name);
-	uint32_t h = 2166136261u;
-	for (size_t i = 0; i < len; i++) {
-		h ^= dname_lower_byte(name[i]);
-		h *= 16777619u;
+	uint64_t h = 0x9E3779B97F4A7C15ull ^ len;
+	size_t i = 0;
+	for (; i + 8 <= len; i += 8) {
+		uint64_t w;
+		memcpy(&w, name + i, 8);
+		h = (h ^ dname_lower_word(w)) * 0xFF51AFD7ED558CCDull;
+		h ^= h >> 29;
 	}
-	return h;
+	if (i < len) {
+		uint64_t w = 0;
+		memcpy(&w, name + i, len - i);
+		h = (h ^ dname_lower_word(w)) * 0xFF51AFD7ED558CCDull;
+		h ^= h >> 29;
+	}
+	h *= 0xC4CEB9FE1A85EC53ull;
+	return (uint32_t)(h >> 32) ^ (uint32_t)h;
 }
 
 /* Characters that must be quoted in a label so the text reads back the same. */

@@ -675,12 +675,20 @@ size_t query_respond_outcome(const struct zone_table *zones, const struct policy
 	 * drops requests whose question is unreadable or doubled; the
 	 * difference is in tests/compare/allow-list. */
 
+	/* Not zeroed whole: the writer's compression table and the CNAME
+	 * chain are filled before they are read (writer init, chain_len). */
 	struct query_ctx ctx;
-	memset(&ctx, 0, sizeof ctx);
 	ctx.q = &q;
 	ctx.client = client;
 	ctx.policies = policies;
+	ctx.zone = NULL;
 	ctx.rcode = WIRE_RCODE_NOERROR;
+	ctx.aa = false;
+	ctx.tc = false;
+	ctx.ecs_scope = 0;
+	ctx.ecs_used = false;
+	memset(&ctx.policy_client, 0, sizeof ctx.policy_client);
+	ctx.chain_len = 0;
 	ctx.outcome = outcome;
 
 	size_t limit = query_size_limit(&q, settings, client, respcap);
@@ -705,6 +713,8 @@ size_t query_respond_outcome(const struct zone_table *zones, const struct policy
 		ctx.tc = true;
 		done = true;
 	}
+	if (r.echo_question)
+		wire_writer_alias_question(&ctx.w, q.qname);
 
 	if (!done) {
 		if (q.qclass == WIRE_CLASS_CH) {

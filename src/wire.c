@@ -36,6 +36,7 @@
  */
 #include "wire.h"
 
+#include <stddef.h>
 #include <string.h>
 
 #define WIRE_MAX_POINTER_HOPS 127 /* a 255-byte name has at most 127 labels */
@@ -251,7 +252,11 @@ static enum wire_parse_status wire_parse_records(const uint8_t *pkt, size_t len,
 
 enum wire_parse_status wire_parse_query(const uint8_t *pkt, size_t len, struct wire_query *q)
 {
-	memset(q, 0, sizeof *q);
+	/* Everything but the 255-byte name buffer is cleared (this runs for
+	 * every packet); the name is read only up to its own end. */
+	memset(q, 0, offsetof(struct wire_query, qname));
+	q->qname[0] = 0;
+	memset(&q->qname_len, 0, sizeof *q - offsetof(struct wire_query, qname_len));
 	if (len < WIRE_HEADER_LEN)
 		return WIRE_PARSE_DROP;
 	q->id = wire_get_u16(pkt);
@@ -301,7 +306,13 @@ void wire_writer_init(struct wire_writer *w, uint8_t *buf, size_t limit)
 	w->len = WIRE_HEADER_LEN;
 	memset(w->count, 0, sizeof w->count);
 	w->compress_count = 0;
+	w->question_alias = NULL;
 	memset(buf, 0, WIRE_HEADER_LEN);
+}
+
+void wire_writer_alias_question(struct wire_writer *w, const uint8_t *name)
+{
+	w->question_alias = name;
 }
 
 void wire_writer_set_limit(struct wire_writer *w, size_t limit)
@@ -420,7 +431,11 @@ static void wire_plan_name(const struct wire_writer *w, struct wire_plan *plan, 
 	size_t prefix = 0;
 	int target = -1;
 
-	while (prefix + 1 < name_len) {
+	/* The question's name, when it is still in the message (the first
+	 * target remembered, at offset 12): no comparison needed. */
+	if (name == w->question_alias && w->compress_count > 0 && w->compress_offset[0] == WIRE_HEADER_LEN)
+		target = WIRE_HEADER_LEN;
+	while (target < 0 && prefix + 1 < name_len) {
 		target = wire_find_target(w, name + prefix);
 		for (unsigned i = 0; target < 0 && i < plan->pending; i++)
 			if (dname_equal(plan->pending_name[i], name + prefix))

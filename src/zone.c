@@ -164,6 +164,9 @@ struct zone_table_internal {
 	struct zone_arena arena;
 };
 
+/* Up to this many zones, zone_table_find() compares origins one by one. */
+#define ZONE_TABLE_LINEAR_MAX 8
+
 struct zone_table {
 	size_t count;
 	struct zone *zones;
@@ -1661,6 +1664,30 @@ const struct zone *zone_table_find(const struct zone_table *table, const uint8_t
 {
 	if (table == NULL || table->count == 0)
 		return NULL;
+	if (table->count <= ZONE_TABLE_LINEAR_MAX) {
+		/* A handful of zones (the usual server): each origin against
+		 * qname's suffix of the same length, no hashing per ancestor. */
+		size_t qlen = dname_len(qname);
+		const struct zone *best = NULL;
+		size_t best_len = 0;
+		for (size_t z = 0; z < table->count; z++) {
+			const uint8_t *origin = table->zones[z].origin;
+			size_t olen = dname_len(origin);
+			if (olen > qlen || (best != NULL && olen <= best_len))
+				continue;
+			const uint8_t *suffix = qname;
+			size_t rem = qlen;
+			while (rem > olen) {
+				rem -= (size_t)suffix[0] + 1;
+				suffix += (size_t)suffix[0] + 1;
+			}
+			if (rem == olen && dname_equal(suffix, origin)) {
+				best = &table->zones[z];
+				best_len = olen;
+			}
+		}
+		return best;
+	}
 	/* qname first, then each ancestor: the first origin hit is the longest. */
 	for (const uint8_t *name = qname; name != NULL; name = dname_parent(name)) {
 		uint32_t h = dname_hash(name);

@@ -32,6 +32,11 @@
  * Targets must be loopback addresses: this is a benchmark tool, not a
  * flooder.  Output is one line of JSON on stdout (for tools/bench), or a
  * human summary with --human.
+ *
+ * --dump FILE sends nothing: it writes the queries as built (each a 2-byte
+ * big-endian length, then the wire bytes, as on DNS over TCP) and exits, so
+ * tools/qbench can time the answering code on exactly the bytes this tool
+ * would send, without a socket in between.
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -67,6 +72,7 @@ struct blast_options {
 	struct sockaddr_storage target;
 	socklen_t target_len;
 	const char *query_file;
+	const char *dump_file; /* --dump: write the built queries here, send nothing */
 	double rate;     /* queries/s; 0 = closed loop */
 	unsigned window; /* closed loop: queries in flight */
 	unsigned batch;
@@ -106,6 +112,7 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 	        "usage: dnsblast -s ADDR -p PORT -q FILE [options]\n"
+	        "       dnsblast -q FILE -D OUT\n"
 	        "  -s, --server ADDR     loopback address of the server (127.0.0.0/8 or ::1)\n"
 	        "  -p, --port PORT       server port\n"
 	        "  -q, --queries FILE    query file: \"NAME TYPE [noedns|edns|ECS-ADDR/LEN]\" per line\n"
@@ -117,7 +124,9 @@ static void usage(FILE *out)
 	        "  -t, --time SECONDS    stop after this long (default 5, at most %.0f)\n"
 	        "  -d, --drain MS        wait this long for late replies (default 200)\n"
 	        "  -C, --cpu N           pin to CPU N\n"
-	        "  -H, --human           a readable summary instead of one JSON line\n",
+	        "  -H, --human           a readable summary instead of one JSON line\n"
+	        "  -D, --dump OUT        write the built queries to OUT (2-byte length + wire each)\n"
+	        "                        and exit without sending; -s and -p are not needed\n",
 	        BLAST_MAX_BATCH, BLAST_MAX_SOCKETS, BLAST_MAX_SECONDS);
 }
 
@@ -311,6 +320,30 @@ static bool blast_is_loopback(const struct sockaddr_storage *ss)
 	return IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr);
 }
 
+/* --dump: writes every query as a 2-byte big-endian length and its wire
+ * bytes; -1 with a message on failure. */
+static int blast_dump(const char *path, const struct blast_query *qs, size_t n)
+{
+	FILE *f = fopen(path, "wb");
+	if (!f) {
+		fprintf(stderr, "dnsblast: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	bool ok = true;
+	for (size_t i = 0; ok && i < n; i++) {
+		uint8_t len[2];
+		put16(len, qs[i].len);
+		ok = fwrite(len, 1, 2, f) == 2 && fwrite(qs[i].wire, 1, qs[i].len, f) == qs[i].len;
+	}
+	if (fclose(f) != 0)
+		ok = false;
+	if (!ok) {
+		fprintf(stderr, "dnsblast: %s: write failed: %s\n", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 /* Takes the replies waiting on one socket; returns how many were read. */
 static int blast_receive(int fd, struct mmsghdr *msgs, unsigned batch, uint64_t *last_reply)
 {
@@ -374,14 +407,15 @@ static int blast_parse_options(int argc, char **argv, struct blast_options *o)
 	    {"sockets", required_argument, NULL, 'S'}, {"count", required_argument, NULL, 'n'},
 	    {"time", required_argument, NULL, 't'},    {"drain", required_argument, NULL, 'd'},
 	    {"cpu", required_argument, NULL, 'C'},     {"human", no_argument, NULL, 'H'},
-	    {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+	    {"dump", required_argument, NULL, 'D'},    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *server = "127.0.0.1";
 	long port = 0;
 	*o = (struct blast_options){
 	    .window = 256, .batch = 32, .sockets = 1, .seconds = 5, .drain_ms = 200, .cpu = -1};
 	int c;
-	while ((c = getopt_long(argc, argv, "s:p:q:r:w:b:S:n:t:d:C:Hh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:p:q:r:w:b:S:n:t:d:C:D:Hh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			server = optarg;
@@ -419,6 +453,9 @@ static int blast_parse_options(int argc, char **argv, struct blast_options *o)
 		case 'H':
 			o->human = true;
 			break;
+		case 'D':
+			o->dump_file = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -427,6 +464,8 @@ static int blast_parse_options(int argc, char **argv, struct blast_options *o)
 			return -1;
 		}
 	}
+	if (o->dump_file && optind == argc && o->query_file)
+		return 0; /* dump mode: no target, no load options */
 	if (optind < argc || !o->query_file || port <= 0 || port > 65535) {
 		usage(stderr);
 		return -1;
@@ -486,6 +525,11 @@ int main(int argc, char **argv)
 	struct blast_query *queries = blast_read_queries(o.query_file, &nq);
 	if (!queries)
 		return 2;
+	if (o.dump_file) {
+		int rc = blast_dump(o.dump_file, queries, nq) < 0 ? 2 : 0;
+		free(queries);
+		return rc;
+	}
 
 	int fds[BLAST_MAX_SOCKETS];
 	for (unsigned i = 0; i < o.sockets; i++) {

@@ -7,6 +7,9 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -91,13 +94,65 @@ static void test_wildcard(void **state)
 	assert_false(dname_is_wildcard(root));
 }
 
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
 static void test_hash(void **state)
 {
 	(void)state;
 	assert_int_equal(dname_hash(N(WWW_SHOP)), dname_hash(N("\3WWW\4sHoP\7exAMPLE")));
 	assert_int_not_equal(dname_hash(N(WWW_SHOP)), dname_hash(N(SHOP)));
-	/* FNV-1a of the single byte 0: (2166136261 ^ 0) * 16777619 mod 2^32. */
-	assert_int_equal(dname_hash(root), (uint32_t)(2166136261u * 16777619u));
+	assert_int_not_equal(dname_hash(root), dname_hash(N(SHOP)));
+
+	/* Case folding is ASCII only, at every byte position of the 8-byte
+	 * steps: each byte value in a 20-byte label, against its lower-case
+	 * form (equal hash) and, for non-letters, against value ^ 0x20 (the
+	 * case bit: must not be folded, so the hashes differ). */
+	for (unsigned pos = 1; pos <= 20; pos++) {
+		for (unsigned b = 1; b < 256; b++) {
+			uint8_t a[32], lower[32], flipped[32];
+			a[0] = 20;
+			memset(a + 1, 'q', 20);
+			a[21] = 0;
+			a[pos] = (uint8_t)b;
+			memcpy(lower, a, sizeof a);
+			memcpy(flipped, a, sizeof a);
+			if (b >= 'A' && b <= 'Z')
+				lower[pos] = (uint8_t)(b + 32);
+			flipped[pos] = (uint8_t)(b ^ 0x20);
+			assert_int_equal(dname_hash(a), dname_hash(lower));
+			bool letter = (b | 0x20) >= 'a' && (b | 0x20) <= 'z';
+			if (!letter)
+				assert_int_not_equal(dname_hash(a), dname_hash(flipped));
+		}
+	}
+
+	/* Spread: 20,000 names host0..host19999.shop.example, few collisions
+	 * of the full 32 bits and an even split over 1,024 buckets. */
+	static uint32_t hashes[20000];
+	unsigned buckets[1024] = {0};
+	for (unsigned i = 0; i < 20000; i++) {
+		uint8_t name[64];
+		char label[16];
+		int n = snprintf(label, sizeof label, "host%u", i);
+		name[0] = (uint8_t)n;
+		memcpy(name + 1, label, (size_t)n);
+		memcpy(name + 1 + n, SHOP, sizeof(SHOP));
+		hashes[i] = dname_hash(name);
+		buckets[hashes[i] & 1023]++;
+	}
+	unsigned max_bucket = 0;
+	for (unsigned i = 0; i < 1024; i++)
+		max_bucket = buckets[i] > max_bucket ? buckets[i] : max_bucket;
+	assert_true(max_bucket < 45); /* mean 19.5 */
+	qsort(hashes, 20000, sizeof hashes[0], cmp_u32);
+	unsigned same = 0;
+	for (unsigned i = 1; i < 20000; i++)
+		same += hashes[i] == hashes[i - 1];
+	assert_true(same <= 2);
 }
 
 static void test_to_text(void **state)

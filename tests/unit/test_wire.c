@@ -700,6 +700,41 @@ static void test_write_compresses_owner(void **state)
 	assert_memory_equal(buf + 12, question_www, QUESTION_LEN);
 }
 
+/* The question alias: an owner at the alias's address points to 12 (the
+ * same bytes as the compared path), and never once the question is gone. */
+static void test_write_question_alias(void **state)
+{
+	(void)state;
+	uint8_t buf[512];
+	struct wire_writer w;
+	struct wire_mark before;
+	const uint8_t a[] = {192, 0, 2, 1};
+	uint8_t alias[DNAME_MAXLEN];
+	memcpy(alias, WWW_SHOP, sizeof(WWW_SHOP));
+
+	wire_writer_init(&w, buf, sizeof buf);
+	wire_writer_mark(&w, &before);
+	assert_true(wire_write_question(&w, question_www, QUESTION_LEN));
+	wire_writer_alias_question(&w, alias);
+	assert_true(wire_write_rr(&w, WIRE_SECTION_ANSWER, alias, WIRE_TYPE_A, 1, 300, a, 4));
+	const uint8_t rr1[] = {0xC0, 0x0C, 0, 1, 0, 1, 0, 0, 1, 44, 0, 4, 192, 0, 2, 1};
+	assert_memory_equal(buf + 34, rr1, sizeof rr1);
+	/* A CNAME whose target is the alias: the rdata name is a pointer too. */
+	size_t at = w.len;
+	assert_true(wire_write_rr(&w, WIRE_SECTION_ANSWER, (const uint8_t *)"\3ftp\4shop\7example", WIRE_TYPE_CNAME, 1,
+	                          300, alias, (uint16_t)sizeof(WWW_SHOP)));
+	assert_memory_equal(buf + at, "\3ftp\xC0\x10", 6);
+	assert_memory_equal(buf + at + 6 + 8, "\0\2\xC0\x0C", 4);
+
+	/* Rewound to before the question, the alias must not point at 12. */
+	wire_writer_rewind(&w, &before);
+	assert_true(wire_write_rr(&w, WIRE_SECTION_ANSWER, alias, WIRE_TYPE_A, 1, 300, a, 4));
+	assert_memory_equal(buf + 12, WWW_SHOP, sizeof(WWW_SHOP));
+	/* A fresh writer has no alias. */
+	wire_writer_init(&w, buf, sizeof buf);
+	assert_null(w.question_alias);
+}
+
 static void test_write_rdata_compression(void **state)
 {
 	(void)state;
@@ -1174,6 +1209,7 @@ int main(void)
 	    cmocka_unit_test(test_read_name),
 	    cmocka_unit_test(test_read_name_limits),
 	    cmocka_unit_test(test_write_compresses_owner),
+	    cmocka_unit_test(test_write_question_alias),
 	    cmocka_unit_test(test_write_rdata_compression),
 	    cmocka_unit_test(test_write_compress_within_record),
 	    cmocka_unit_test(test_write_overflow_rewinds),

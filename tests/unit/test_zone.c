@@ -582,6 +582,62 @@ static void test_table_find_nested(void **state)
 	zone_table_free(t);
 }
 
+/* Builds a table of the first count origins of a fixed nested list, each
+ * zone a minimal SOA + NS file. */
+static struct zone_table *build_origins(size_t count)
+{
+	static const char *const origins[] = {
+	    "example", "shop.example", "eu.shop.example", "a.eu.shop.example", "b.example", "c.example",
+	    "d.example", "e.example", "f.example", "g.example", "h.example", "x.a.eu.shop.example"};
+	static char paths[12][64];
+	struct zone_source src[12];
+	assert_true(count <= 12);
+	for (size_t i = 0; i < count; i++) {
+		char text[256], file[64];
+		snprintf(text, sizeof(text), "$ORIGIN %s.\n@ 3600 IN SOA ns hm 1 2 3 4 5\n@ NS ns\nns A 192.0.2.1\n",
+		         origins[i]);
+		snprintf(file, sizeof(file), "origin%zu.zone", i);
+		snprintf(paths[i], sizeof(paths[i]), "%s", write_tmp(file, text));
+		src[i] = (struct zone_source){.origin = origins[i], .file = paths[i]};
+	}
+	struct zone_table *t = NULL;
+	char err[512];
+	assert_int_equal(zone_table_build(src, count, &t, err, sizeof(err)), 0);
+	return t;
+}
+
+/* The longest origin wins, without case, at label boundaries: the same with
+ * 4 zones (compared one by one) and 12 (looked up by hash per ancestor). */
+static void test_table_find_small_and_large(void **state)
+{
+	(void)state;
+	const size_t sizes[] = {4, 12};
+	for (size_t k = 0; k < 2; k++) {
+		struct zone_table *t = build_origins(sizes[k]);
+		const struct zone *z;
+		z = zone_table_find(t, wire("www.EU.Shop.example"));
+		assert_non_null(z);
+		assert_memory_equal(z->origin, wire("eu.shop.example"), 17);
+		z = zone_table_find(t, wire("q.a.eu.shop.example"));
+		assert_non_null(z);
+		assert_memory_equal(z->origin, wire("a.eu.shop.example"), 19);
+		z = zone_table_find(t, wire("xeu.shop.example"));
+		assert_non_null(z);
+		assert_memory_equal(z->origin, wire("shop.example"), 14);
+		z = zone_table_find(t, wire("g.example"));
+		assert_non_null(z);
+		assert_memory_equal(z->origin, wire(sizes[k] == 12 ? "g.example" : "example"), sizes[k] == 12 ? 11 : 9);
+		z = zone_table_find(t, wire("y.x.a.eu.shop.example"));
+		assert_non_null(z);
+		assert_memory_equal(z->origin, wire(sizes[k] == 12 ? "x.a.eu.shop.example" : "a.eu.shop.example"),
+		                    sizes[k] == 12 ? 21 : 19);
+		assert_null(zone_table_find(t, wire("example.com")));
+		assert_null(zone_table_find(t, wire("xexample")));
+		assert_null(zone_table_find(t, wire(".")));
+		zone_table_free(t);
+	}
+}
+
 /* ------------------------------------------------------------- errors */
 
 /* Loads one zone "shop.example" from text; returns the build result with
@@ -1088,6 +1144,7 @@ int main(void)
 	    cmocka_unit_test(test_lookup_rfc4592),
 	    cmocka_unit_test(test_lookup_delegation),
 	    cmocka_unit_test(test_table_find_nested),
+	    cmocka_unit_test(test_table_find_small_and_large),
 	    cmocka_unit_test(test_error_cname),
 	    cmocka_unit_test(test_error_out_of_zone),
 	    cmocka_unit_test(test_error_soa_ns),
