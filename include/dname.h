@@ -44,6 +44,8 @@ bool dname_is_wildcard(const uint8_t *name);
 
 /* Hash of the lower-cased name (names equal but for ASCII case hash alike). */
 uint32_t dname_hash(const uint8_t *name);
+/* The same, for a caller that already has dname_len(name). */
+uint32_t dname_hash_len(const uint8_t *name, size_t len);
 
 /*
  * Presentation form with a trailing dot ("www.shop.example."), escaping

@@ -58,30 +58,40 @@ void dname_lower(uint8_t *name)
 
 bool dname_equal(const uint8_t *a, const uint8_t *b)
 {
-	/* Label length bytes are below 'A' (max 63), so folding every byte
-	 * compares lengths exactly and letters without case. */
-	size_t len = dname_len(a);
-	if (len != dname_len(b))
-		return false;
-	for (size_t i = 0; i < len; i++)
-		if (dname_lower_byte(a[i]) != dname_lower_byte(b[i]))
+	/* One pass, label by label: length bytes must match exactly (so b is
+	 * never read past its own end), letters are folded only where the
+	 * bytes differ — names here are mostly lower-cased already. */
+	size_t pos = 0;
+	while (pos < DNAME_MAXLEN) {
+		uint8_t label = a[pos];
+		if (label != b[pos])
 			return false;
-	return true;
+		if (label == 0)
+			return true;
+		size_t end = pos + 1 + label;
+		for (size_t i = pos + 1; i < end; i++)
+			if (a[i] != b[i] && dname_lower_byte(a[i]) != dname_lower_byte(b[i]))
+				return false;
+		pos = end;
+	}
+	return false;
 }
 
 bool dname_is_at_or_below(const uint8_t *name, const uint8_t *parent)
 {
-	unsigned have = dname_label_count(name);
-	unsigned want = dname_label_count(parent);
+	size_t have = dname_len(name);
+	size_t want = dname_len(parent);
 	if (have < want)
 		return false;
-	/* Strip labels until both have the same count; then they must be
+	/* Strip labels until both have the same length; then they must be
 	 * equal.  Comparing at a label boundary is what makes "xexample." not
 	 * below "example.". */
 	const uint8_t *p = name;
-	for (unsigned i = want; i < have; i++)
+	while (have > want) {
+		have -= (size_t)p[0] + 1;
 		p += (size_t)p[0] + 1;
-	return dname_equal(p, parent);
+	}
+	return have == want && dname_equal(p, parent);
 }
 
 const uint8_t *dname_parent(const uint8_t *name)
@@ -116,7 +126,11 @@ static inline uint64_t dname_lower_word(uint64_t w)
  * multiply-xorshift mix, instead of a byte-at-a-time FNV. */
 uint32_t dname_hash(const uint8_t *name)
 {
-	size_t len = dname_len(name);
+	return dname_hash_len(name, dname_len(name));
+}
+
+uint32_t dname_hash_len(const uint8_t *name, size_t len)
+{
 	uint64_t h = 0x9E3779B97F4A7C15ull ^ len;
 	size_t i = 0;
 	for (; i + 8 <= len; i += 8) {

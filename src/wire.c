@@ -127,14 +127,25 @@ static int wire_scan_plain_name(const uint8_t *buf, size_t pos, size_t end)
 
 static bool wire_parse_question(const uint8_t *pkt, size_t len, size_t *pos, struct wire_query *q)
 {
-	int name_len = wire_scan_plain_name(pkt, *pos, len);
-	if (name_len < 0)
-		return false;
-	size_t p = *pos + (size_t)name_len;
+	/* wire_scan_plain_name()'s checks, copying and lower-casing in the
+	 * same pass (this runs for every packet). */
+	size_t start = *pos, p = *pos;
+	for (;;) {
+		if (p >= len)
+			return false;
+		uint8_t c = pkt[p];
+		if ((c & 0xC0) || p - start + 1 + c > DNAME_MAXLEN || p + 1 + c > len)
+			return false;
+		q->qname[p - start] = c;
+		for (size_t i = 1; i <= c; i++)
+			q->qname[p - start + i] = wire_lower(pkt[p + i]);
+		p += 1 + (size_t)c;
+		if (c == 0)
+			break;
+	}
+	size_t name_len = p - start;
 	if (p + 4 > len)
 		return false;
-	memcpy(q->qname, pkt + *pos, (size_t)name_len);
-	dname_lower(q->qname);
 	q->qname_len = (uint8_t)name_len;
 	q->qtype = wire_get_u16(pkt + p);
 	q->qclass = wire_get_u16(pkt + p + 2);

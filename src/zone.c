@@ -177,8 +177,8 @@ struct zone_table {
 
 static const struct zone_node *internal_find(const struct zone_table_internal *in, const uint8_t *name)
 {
-	uint32_t h = dname_hash(name);
 	size_t len = dname_len(name);
+	uint32_t h = dname_hash_len(name, len);
 	uint32_t index_mask = ((uint32_t)1 << in->index_bits) - 1;
 	for (uint32_t i = h & in->slot_mask;; i = (i + 1) & in->slot_mask) {
 		uint32_t s = in->slots[i];
