@@ -111,7 +111,7 @@ bench-deps:
 	@-[ "$$(id -u)" -ne 0 ] || systemctl disable --quiet gdnsd.service pdns.service 2>/dev/null || true
 
 bench: deps
-	@$(MAKE) --no-print-directory all $(BUILD)/dnsblast $(BUILD)/echo-responder
+	@$(MAKE) --no-print-directory all $(BUILD)/dnsblast $(BUILD)/echo-responder $(BUILD)/qbench
 	@tools/bench/run
 
 bench-scale: deps
