@@ -64,6 +64,8 @@ static void usage(FILE *out)
 	        "  -c, --config FILE      geosteer.yaml to load (as geosteerd -c)\n"
 	        "  -q, --queries FILE     queries from `dnsblast -q FILE --dump OUT`; one workload each\n"
 	        "  -n, --iterations N     queries answered per round (default 2000000)\n"
+	        "  -e, --evict KIB        touch KIB of other memory before each query (caches as after\n"
+	        "                         the kernel's packet path); only the queries are timed\n"
 	        "  -r, --rounds N         timed rounds (default 7, at most %d)\n"
 	        "  -a, --client ADDR      the packet's source address (default 127.0.0.1)\n"
 	        "  -j, --json             one JSON line per workload\n",
@@ -190,20 +192,65 @@ static int qbench_check(const struct snapshot *snap, const struct query_client *
 	return 0;
 }
 
+/*
+ * --evict: between two queries, write one byte in each of evict_lines
+ * cache lines of a buffer much larger than the caches, moving on through
+ * it, the way the kernel's UDP path (socket buffers, skbs, its own stack)
+ * pushes a server's data out of L1/L2 between two packets.  Only the
+ * queries are timed, so what is measured is the answering code with
+ * cold(er) caches.
+ */
+#define QBENCH_EVICT_BYTES (32u << 20)
+static uint8_t *qbench_evict_buf;
+static size_t qbench_evict_pos;
+static unsigned long qbench_evict_lines;
+
+static inline void qbench_evict(void)
+{
+	for (unsigned long l = 0; l < qbench_evict_lines; l++) {
+		qbench_evict_buf[qbench_evict_pos]++;
+		qbench_evict_pos += 64;
+		if (qbench_evict_pos >= QBENCH_EVICT_BYTES)
+			qbench_evict_pos = 0;
+	}
+}
+
+/* ns of one empty pair of clock reads, taken off each timed query. */
+static double qbench_clock_cost(void)
+{
+	uint64_t sum = 0;
+	for (int i = 0; i < 100000; i++) {
+		uint64_t a = qbench_now_ns();
+		sum += qbench_now_ns() - a;
+	}
+	return (double)sum / 100000.0;
+}
+
 /* One timed round: ns per query, or a negative value if a call got no
- * reply.  The reply lengths are summed so every call's result is used. */
+ * reply.  The reply lengths are summed so every call's result is used.
+ * With --evict, each query is timed on its own (the eviction walk between
+ * them is not timed) and the cost of the clock reads is taken off. */
 static double qbench_round(const struct snapshot *snap, const struct query_client *client,
                            const struct qbench_workload *w, uint8_t *resp, unsigned long iterations)
 {
 	size_t next = 0;
 	unsigned long long bytes = 0;
 	unsigned long missing = 0;
+	uint64_t timed = 0;
+	double clock_cost = qbench_evict_lines ? qbench_clock_cost() : 0;
 	uint64_t start = qbench_now_ns();
 	for (unsigned long i = 0; i < iterations; i++) {
 		struct query_outcome outcome;
+		uint64_t t0 = 0;
+		if (qbench_evict_lines) {
+			qbench_evict();
+			t0 = qbench_now_ns();
+		}
 		size_t len = query_respond_outcome(snap->zones, snap->policies, &snap->settings, client,
 		                                   w->bytes + w->offset[next], w->len[next], resp,
 		                                   QBENCH_RESP_CAP, &outcome);
+		if (qbench_evict_lines)
+			timed += qbench_now_ns() - t0;
 		bytes += len;
 		missing += len == 0;
 		if (++next == w->count)
@@ -212,6 +259,8 @@ static double qbench_round(const struct snapshot *snap, const struct query_clien
 	uint64_t elapsed = qbench_now_ns() - start;
 	if (missing || bytes == 0)
 		return -1;
+	if (qbench_evict_lines)
+		return (double)timed / (double)iterations - clock_cost;
 	return (double)elapsed / (double)iterations;
 }
 
@@ -265,6 +314,7 @@ int main(int argc, char **argv)
 	    {"rounds", required_argument, NULL, 'r'},
 	    {"client", required_argument, NULL, 'a'},
 	    {"json", no_argument, NULL, 'j'},
+	    {"evict", required_argument, NULL, 'e'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -275,7 +325,7 @@ int main(int argc, char **argv)
 	unsigned long rounds = 7;
 	bool json = false;
 	int c;
-	while ((c = getopt_long(argc, argv, "c:q:n:r:a:jh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:q:n:r:a:e:jh", longopts, NULL)) != -1) {
 		char *end = NULL;
 		switch (c) {
 		case 'c':
@@ -287,6 +337,15 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			dumps[dump_count++] = optarg;
+			break;
+		case 'e':
+			errno = 0;
+			qbench_evict_lines = strtoul(optarg, &end, 10) * 1024 / 64;
+			if (errno || *end || optarg[0] == '-' || qbench_evict_lines > QBENCH_EVICT_BYTES / 64) {
+				fprintf(stderr, "qbench: -e wants KiB to evict per query (at most %u), not '%s'\n",
+				        QBENCH_EVICT_BYTES >> 10, optarg);
+				return 2;
+			}
 			break;
 		case 'n':
 			errno = 0;
@@ -349,6 +408,10 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	struct snapshot *snap = NULL;
+	if (qbench_evict_lines && !(qbench_evict_buf = calloc(1, QBENCH_EVICT_BYTES))) {
+		fprintf(stderr, "qbench: out of memory\n");
+		return 1;
+	}
 	if (snapshot_build(&cfg, &snap, err, sizeof(err)) < 0) {
 		fprintf(stderr, "qbench: %s\n", err);
 		config_free(&cfg);
