@@ -170,9 +170,9 @@ struct wire_writer {
 	uint16_t count[3]; /* per enum wire_section */
 	uint16_t compress_offset[WIRE_COMPRESS_MAX];
 	unsigned compress_count;
-	/* A copy of the question's name (see wire_write_question): a name at
-	 * this very address is written as a pointer to the question without
-	 * being compared.  NULL: none. */
+	/* A copy of the question's name (see wire_writer_alias_question): a
+	 * name at this very address is written as a pointer to the question
+	 * without being compared.  NULL: none. */
 	const uint8_t *question_alias;
 };
 
@@ -199,8 +199,8 @@ bool wire_write_question(struct wire_writer *w, const uint8_t *question, size_t 
  * must equal the question's name but for case) as the question's name:
  * owners and rdata names passed at that same address then become a pointer
  * to offset 12 directly, the usual case of an answer's owner, instead of
- * being matched against the remembered names.  Valid until the writer is
- * rewound to before the question. */
+ * being matched against the remembered names.  A rewind to before the
+ * question drops it. */
 void wire_writer_alias_question(struct wire_writer *w, const uint8_t *name);
 
 /*

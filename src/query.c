@@ -40,6 +40,7 @@
 #include "query.h"
 
 #include <netinet/in.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "dname.h"
@@ -62,13 +63,23 @@
 /* The OPT pseudo-RR without options: root name + type, class, TTL, rdlen. */
 #define QUERY_OPT_BASE_LEN 11
 
-/* What one request's answering needs besides the writer. */
+/*
+ * What one request's answering needs besides the writer.  Every field
+ * before w is cleared per request (query_respond_outcome); w and the
+ * fields after it are scratch space that is set before it is read
+ * (wire_writer_init, chain_len, the policy CNAME when one is chosen), so
+ * the ~300 bytes of the writer's compression table and the chain are not
+ * cleared for every packet.  A new field that must start at zero goes
+ * before w.
+ */
 struct query_ctx {
 	const struct wire_query *q;
 	const struct query_client *client;
 	const struct policy_set *policies;
 	const struct zone *zone;
-	struct wire_writer w;
+	/* What the counters learn about this request (never NULL). */
+	struct query_outcome *outcome;
+	unsigned chain_len;
 	uint16_t rcode;
 	bool aa;
 	bool tc;
@@ -80,15 +91,16 @@ struct query_ctx {
 	 * address (only then does a policy's scope go into the reply). */
 	struct policy_client policy_client;
 	bool ecs_used;
+
+	/* ---- scratch: set before read, not cleared per request ---- */
+	struct wire_writer w;
 	/* A cname datacenter's answer, as a one-record RRset.  One is enough:
 	 * it is written before the chain moves on to the next name. */
 	struct zone_rdata policy_cname_rdata;
 	struct zone_rrset policy_cname;
-	/* Owners of the CNAMEs written so far, to stop at a loop. */
+	/* Owners of the CNAMEs written so far (chain_len of them), to stop
+	 * at a loop. */
 	const uint8_t *chain[QUERY_CNAME_MAX + 1];
-	unsigned chain_len;
-	/* What the counters learn about this request (never NULL). */
-	struct query_outcome *outcome;
 };
 
 /* The outcome of query_choose() for one node. */
@@ -675,20 +687,12 @@ size_t query_respond_outcome(const struct zone_table *zones, const struct policy
 	 * drops requests whose question is unreadable or doubled; the
 	 * difference is in tests/compare/allow-list. */
 
-	/* Not zeroed whole: the writer's compression table and the CNAME
-	 * chain are filled before they are read (writer init, chain_len). */
 	struct query_ctx ctx;
+	memset(&ctx, 0, offsetof(struct query_ctx, w)); /* the scratch after it: see struct query_ctx */
 	ctx.q = &q;
 	ctx.client = client;
 	ctx.policies = policies;
-	ctx.zone = NULL;
 	ctx.rcode = WIRE_RCODE_NOERROR;
-	ctx.aa = false;
-	ctx.tc = false;
-	ctx.ecs_scope = 0;
-	ctx.ecs_used = false;
-	memset(&ctx.policy_client, 0, sizeof ctx.policy_client);
-	ctx.chain_len = 0;
 	ctx.outcome = outcome;
 
 	size_t limit = query_size_limit(&q, settings, client, respcap);

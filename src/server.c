@@ -290,6 +290,8 @@ static int udp_receive(struct udp_batch *b, int fd, bool pktinfo, int flags)
 		};
 	}
 	int n = recvmmsg(fd, b->in, UDP_BATCH, flags, NULL);
+	/* A failed call writes no header; 1 rather than 0 only so that a
+	 * kernel that did touch the first one cannot leave it short. */
 	b->in_dirty = n > 0 ? (unsigned)n : 1;
 	return n;
 }

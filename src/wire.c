@@ -108,6 +108,8 @@ int wire_read_name(const uint8_t *pkt, size_t len, size_t *pos, uint8_t out[DNAM
  * -1 when it runs past end, is too long, or contains anything but plain
  * labels.
  */
+/* The question's name is checked by the same rules, inlined, in
+ * wire_parse_question(): keep the two in step. */
 static int wire_scan_plain_name(const uint8_t *buf, size_t pos, size_t end)
 {
 	size_t start = pos;
@@ -131,11 +133,11 @@ static bool wire_parse_question(const uint8_t *pkt, size_t len, size_t *pos, str
 	 * same pass (this runs for every packet). */
 	size_t start = *pos, p = *pos;
 	for (;;) {
-		if (p >= len)
+		uint8_t c = p < len ? pkt[p] : 0xFF;
+		if (p >= len || (c & 0xC0) || p - start + 1 + c > DNAME_MAXLEN || p + 1 + c > len) {
+			q->qname[0] = 0; /* never a half-copied name, even without has_question */
 			return false;
-		uint8_t c = pkt[p];
-		if ((c & 0xC0) || p - start + 1 + c > DNAME_MAXLEN || p + 1 + c > len)
-			return false;
+		}
 		q->qname[p - start] = c;
 		for (size_t i = 1; i <= c; i++)
 			q->qname[p - start + i] = wire_lower(pkt[p + i]);
@@ -144,8 +146,10 @@ static bool wire_parse_question(const uint8_t *pkt, size_t len, size_t *pos, str
 			break;
 	}
 	size_t name_len = p - start;
-	if (p + 4 > len)
+	if (p + 4 > len) {
+		q->qname[0] = 0;
 		return false;
+	}
 	q->qname_len = (uint8_t)name_len;
 	q->qtype = wire_get_u16(pkt + p);
 	q->qclass = wire_get_u16(pkt + p + 2);
@@ -265,9 +269,10 @@ enum wire_parse_status wire_parse_query(const uint8_t *pkt, size_t len, struct w
 {
 	/* Everything but the 255-byte name buffer is cleared (this runs for
 	 * every packet); the name is read only up to its own end. */
+	const size_t name_end = offsetof(struct wire_query, qname) + sizeof q->qname;
 	memset(q, 0, offsetof(struct wire_query, qname));
 	q->qname[0] = 0;
-	memset(&q->qname_len, 0, sizeof *q - offsetof(struct wire_query, qname_len));
+	memset((uint8_t *)q + name_end, 0, sizeof *q - name_end);
 	if (len < WIRE_HEADER_LEN)
 		return WIRE_PARSE_DROP;
 	q->id = wire_get_u16(pkt);
@@ -343,8 +348,10 @@ void wire_writer_rewind(struct wire_writer *w, const struct wire_mark *m)
 	w->len = m->len;
 	memcpy(w->count, m->count, sizeof w->count);
 	w->compress_count = m->compress_count;
-	if (m->len <= WIRE_HEADER_LEN)
+	if (m->len <= WIRE_HEADER_LEN) {
 		wire_put_u16(w->buf + 4, 0); /* back to before the question */
+		w->question_alias = NULL;     /* offset 12 will hold some other name */
+	}
 }
 
 static bool wire_room(const struct wire_writer *w, size_t n)

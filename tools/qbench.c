@@ -340,12 +340,13 @@ int main(int argc, char **argv)
 			break;
 		case 'e':
 			errno = 0;
-			qbench_evict_lines = strtoul(optarg, &end, 10) * 1024 / 64;
-			if (errno || *end || optarg[0] == '-' || qbench_evict_lines > QBENCH_EVICT_BYTES / 64) {
+			qbench_evict_lines = strtoul(optarg, &end, 10);
+			if (errno || *end || optarg[0] == '-' || qbench_evict_lines > (QBENCH_EVICT_BYTES >> 10)) {
 				fprintf(stderr, "qbench: -e wants KiB to evict per query (at most %u), not '%s'\n",
 				        QBENCH_EVICT_BYTES >> 10, optarg);
 				return 2;
 			}
+			qbench_evict_lines = qbench_evict_lines * 1024 / 64;
 			break;
 		case 'n':
 			errno = 0;
