@@ -40,6 +40,7 @@
 #include "policy.h"
 #include "snapshot.h"
 #include "stats.h"
+#include "textbuf.h"
 #include "zone.h"
 
 #define CONTROL_BACKLOG 16
@@ -183,84 +184,33 @@ size_t control_json_string(char *out, size_t outlen, const char *str, size_t len
 	return s.need;
 }
 
-/* A reply under construction.  On allocation failure it remembers so and
- * the whole reply becomes an out-of-memory error. */
-struct control_reply {
-	char *data;
-	size_t len, cap;
-	bool failed;
-};
+/* A reply under construction is a textbuf (textbuf.h): on an allocation
+ * failure the whole reply becomes an out-of-memory error. */
 
-static bool control_reply_reserve(struct control_reply *r, size_t more)
-{
-	if (r->failed)
-		return false;
-	if (r->len + more + 1 <= r->cap)
-		return true;
-	size_t cap = r->cap ? r->cap : 256;
-	while (cap < r->len + more + 1)
-		cap *= 2;
-	char *data = realloc(r->data, cap);
-	if (!data) {
-		r->failed = true;
-		return false;
-	}
-	r->data = data;
-	r->cap = cap;
-	return true;
-}
-
-static void control_reply_raw(struct control_reply *r, const char *s)
-{
-	size_t n = strlen(s);
-	if (!control_reply_reserve(r, n))
-		return;
-	memcpy(r->data + r->len, s, n + 1);
-	r->len += n;
-}
-
-static void control_reply_fmt(struct control_reply *r, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static void control_reply_fmt(struct control_reply *r, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (n < 0 || !control_reply_reserve(r, (size_t)n))
-		return;
-	va_start(ap, fmt);
-	vsnprintf(r->data + r->len, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	r->len += (size_t)n;
-}
-
-static void control_reply_str(struct control_reply *r, const char *s)
+static void control_reply_str(struct textbuf *r, const char *s)
 {
 	size_t len = strlen(s);
 	size_t need = control_json_string(NULL, 0, s, len);
-	if (!control_reply_reserve(r, need))
+	if (!textbuf_reserve(r, need))
 		return;
 	control_json_string(r->data + r->len, need + 1, s, len);
 	r->len += need;
 }
 
 /* Starts r over as {"ok":false,"error":"<formatted>"}. */
-static void control_reply_error(struct control_reply *r, const char *fmt, ...)
+static void control_reply_error(struct textbuf *r, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-static void control_reply_error(struct control_reply *r, const char *fmt, ...)
+static void control_reply_error(struct textbuf *r, const char *fmt, ...)
 {
 	char msg[1024];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	r->len = 0;
-	if (r->data)
-		r->data[0] = '\0';
-	control_reply_raw(r, "{\"ok\":false,\"error\":");
+	textbuf_clear(r);
+	textbuf_append(r, "{\"ok\":false,\"error\":");
 	control_reply_str(r, msg);
-	control_reply_raw(r, "}");
+	textbuf_append(r, "}");
 }
 
 /* ---- commands ---- */
@@ -285,7 +235,7 @@ static void control_time_text(time_t t, char *buf, size_t len)
 		snprintf(buf, len, "%s", "");
 }
 
-static void control_cmd_status(struct control_server *s, struct control_reply *r)
+static void control_cmd_status(struct control_server *s, struct textbuf *r)
 {
 	struct timespec now;
 	clock_gettime(CLOCK_MONOTONIC, &now);
@@ -294,16 +244,16 @@ static void control_cmd_status(struct control_server *s, struct control_reply *r
 	 * that publishes, and the pointer is not kept past this function. */
 	const struct snapshot *snap = snapshot_current();
 
-	control_reply_raw(r, "{\"ok\":true,\"version\":");
+	textbuf_append(r, "{\"ok\":true,\"version\":");
 	control_reply_str(r, s->hooks.version ? s->hooks.version : "unknown");
-	control_reply_fmt(r, ",\"uptime_s\":%lld,\"config_sha256\":", uptime < 0 ? 0 : uptime);
+	textbuf_printf(r, ",\"uptime_s\":%lld,\"config_sha256\":", uptime < 0 ? 0 : uptime);
 	if (s->hooks.config_sha256 && s->hooks.config_sha256[0])
 		control_reply_str(r, s->hooks.config_sha256);
 	else
-		control_reply_raw(r, "null");
-	control_reply_raw(r, ",\"config\":");
+		textbuf_append(r, "null");
+	textbuf_append(r, ",\"config\":");
 	control_reply_str(r, s->hooks.config_path ? s->hooks.config_path : "");
-	control_reply_fmt(r, ",\"generation\":%llu,\"zones\":[",
+	textbuf_printf(r, ",\"generation\":%llu,\"zones\":[",
 	                  snap ? (unsigned long long)snap->generation : 0ULL);
 	size_t count = snap && snap->zones ? zone_table_count(snap->zones) : 0;
 	for (size_t i = 0; i < count; i++) {
@@ -311,15 +261,15 @@ static void control_cmd_status(struct control_server *s, struct control_reply *r
 		char origin[DNAME_TEXT_MAXLEN];
 		if (dname_to_text(z->origin, origin, sizeof(origin)) < 0)
 			snprintf(origin, sizeof(origin), "?");
-		control_reply_raw(r, i ? ",{\"origin\":" : "{\"origin\":");
+		textbuf_append(r, i ? ",{\"origin\":" : "{\"origin\":");
 		control_reply_str(r, origin);
-		control_reply_fmt(r, ",\"serial\":%lu}", (unsigned long)z->serial);
+		textbuf_printf(r, ",\"serial\":%lu}", (unsigned long)z->serial);
 	}
-	control_reply_raw(r, "]}");
+	textbuf_append(r, "]}");
 }
 
 /* "stats": the merged counters, named (see control.h). */
-static void control_cmd_stats(struct control_server *s, struct control_reply *r)
+static void control_cmd_stats(struct control_server *s, struct textbuf *r)
 {
 	struct stats_totals *t = malloc(sizeof(*t));
 	if (!t) {
@@ -330,26 +280,26 @@ static void control_cmd_stats(struct control_server *s, struct control_reply *r)
 	struct timespec now;
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	long long uptime = (long long)(now.tv_sec - s->started.tv_sec);
-	control_reply_fmt(r, "{\"ok\":true,\"uptime_s\":%lld,\"queries\":{\"udp\":%llu,\"tcp\":%llu}",
+	textbuf_printf(r, "{\"ok\":true,\"uptime_s\":%lld,\"queries\":{\"udp\":%llu,\"tcp\":%llu}",
 	                  uptime < 0 ? 0 : uptime, (unsigned long long)t->queries[QUERY_UDP],
 	                  (unsigned long long)t->queries[QUERY_TCP]);
 	const char *sep = "";
-	control_reply_raw(r, ",\"qtype\":{");
+	textbuf_append(r, ",\"qtype\":{");
 	for (size_t i = 0; i < STATS_QTYPE_COUNT; i++) {
 		if (!t->qtype[i])
 			continue;
-		control_reply_fmt(r, "%s\"%s\":%llu", sep, stats_qtype_name(i), (unsigned long long)t->qtype[i]);
+		textbuf_printf(r, "%s\"%s\":%llu", sep, stats_qtype_name(i), (unsigned long long)t->qtype[i]);
 		sep = ",";
 	}
 	sep = "";
-	control_reply_raw(r, "},\"rcode\":{");
+	textbuf_append(r, "},\"rcode\":{");
 	for (size_t i = 0; i < STATS_RCODE_COUNT; i++) {
 		if (!t->rcode[i])
 			continue;
-		control_reply_fmt(r, "%s\"%s\":%llu", sep, stats_rcode_name(i), (unsigned long long)t->rcode[i]);
+		textbuf_printf(r, "%s\"%s\":%llu", sep, stats_rcode_name(i), (unsigned long long)t->rcode[i]);
 		sep = ",";
 	}
-	control_reply_fmt(r,
+	textbuf_printf(r,
 	                  "},\"truncated\":%llu,\"ecs\":%llu,\"dropped\":%llu,\"fail_open\":%llu,"
 	                  "\"fenced\":%llu,\"policies\":{",
 	                  (unsigned long long)t->truncated, (unsigned long long)t->ecs,
@@ -359,24 +309,24 @@ static void control_cmd_stats(struct control_server *s, struct control_reply *r)
 	const struct snapshot *snap = snapshot_current();
 	size_t records = snap && snap->policies ? policy_set_record_count(snap->policies) : 0;
 	for (size_t i = 0; i < records && i < STATS_MAX_RECORDS; i++) {
-		control_reply_raw(r, i ? "," : "");
+		textbuf_append(r, i ? "," : "");
 		control_reply_str(r, policy_record_name(policy_set_record_at(snap->policies, i)));
-		control_reply_fmt(r, ":%llu", (unsigned long long)t->record[i]);
+		textbuf_printf(r, ":%llu", (unsigned long long)t->record[i]);
 	}
 	if (records > STATS_MAX_RECORDS)
-		control_reply_fmt(r, ",\"other\":%llu", (unsigned long long)t->record[STATS_MAX_RECORDS]);
+		textbuf_printf(r, ",\"other\":%llu", (unsigned long long)t->record[STATS_MAX_RECORDS]);
 	sep = "";
-	control_reply_raw(r, "},\"datacenters\":{");
+	textbuf_append(r, "},\"datacenters\":{");
 	for (int slot = 0; slot < HEALTH_MAX_SLOTS; slot++) {
 		struct health_status st;
 		if (!health_status_of(slot, &st))
 			continue;
-		control_reply_raw(r, sep);
+		textbuf_append(r, sep);
 		control_reply_str(r, st.name);
-		control_reply_fmt(r, ":%llu", (unsigned long long)t->datacenter[slot]);
+		textbuf_printf(r, ":%llu", (unsigned long long)t->datacenter[slot]);
 		sep = ",";
 	}
-	control_reply_fmt(r, "},\"reloads\":%llu,\"reload_failures\":%llu}", (unsigned long long)t->reloads,
+	textbuf_printf(r, "},\"reloads\":%llu,\"reload_failures\":%llu}", (unsigned long long)t->reloads,
 	                  (unsigned long long)t->reload_failures);
 	free(t);
 }
@@ -384,7 +334,7 @@ static void control_cmd_stats(struct control_server *s, struct control_reply *r)
 /* ,"probes":[{"address":..,"check":..,"up":B,"since":..,"last":"ok"|"failed"|null,
  * "reason":..,"rtt_ms":N,"ok":N,"failed":N}] — one per probed (address,
  * check), empty for a datacenter without checks. */
-static void control_reply_probes(struct control_reply *r, int slot)
+static void control_reply_probes(struct textbuf *r, int slot)
 {
 	struct health_probe fixed[8];
 	struct health_probe *probes = fixed;
@@ -399,30 +349,30 @@ static void control_reply_probes(struct control_reply *r, int slot)
 			count = 8;
 		}
 	}
-	control_reply_raw(r, ",\"probes\":[");
+	textbuf_append(r, ",\"probes\":[");
 	for (size_t i = 0; i < count; i++) {
 		const struct health_probe *p = &probes[i];
 		char since[32];
 		control_time_text(p->since, since, sizeof(since));
-		control_reply_raw(r, i ? ",{\"address\":" : "{\"address\":");
+		textbuf_append(r, i ? ",{\"address\":" : "{\"address\":");
 		control_reply_str(r, p->address);
-		control_reply_raw(r, ",\"check\":");
+		textbuf_append(r, ",\"check\":");
 		control_reply_str(r, p->check);
 		const char *last = !p->has_result ? "null" : p->last_ok ? "\"ok\"" : "\"failed\"";
-		control_reply_fmt(r, ",\"up\":%s,\"since\":\"%s\",\"last\":%s,\"reason\":",
+		textbuf_printf(r, ",\"up\":%s,\"since\":\"%s\",\"last\":%s,\"reason\":",
 		                  p->up ? "true" : "false", since, last);
 		control_reply_str(r, p->reason);
-		control_reply_fmt(r, ",\"rtt_ms\":%u,\"ok\":%u,\"failed\":%u}", p->rtt_ms, p->ok_count,
+		textbuf_printf(r, ",\"rtt_ms\":%u,\"ok\":%u,\"failed\":%u}", p->rtt_ms, p->ok_count,
 		                  p->fail_count);
 	}
-	control_reply_raw(r, "]");
+	textbuf_append(r, "]");
 	if (probes != fixed)
 		free(probes);
 }
 
-static void control_cmd_health(struct control_reply *r)
+static void control_cmd_health(struct textbuf *r)
 {
-	control_reply_raw(r, "{\"ok\":true,\"datacenters\":[");
+	textbuf_append(r, "{\"ok\":true,\"datacenters\":[");
 	bool first = true;
 	for (int slot = 0; slot < HEALTH_MAX_SLOTS; slot++) {
 		struct health_status st;
@@ -430,25 +380,25 @@ static void control_cmd_health(struct control_reply *r)
 			continue;
 		char since[32];
 		control_time_text(st.since, since, sizeof(since));
-		control_reply_raw(r, first ? "{\"name\":" : ",{\"name\":");
+		textbuf_append(r, first ? "{\"name\":" : ",{\"name\":");
 		first = false;
 		control_reply_str(r, st.name);
-		control_reply_fmt(r, ",\"up\":%s,\"probed_up\":%s,\"admin\":\"%s\",\"since\":\"%s\"",
+		textbuf_printf(r, ",\"up\":%s,\"probed_up\":%s,\"admin\":\"%s\",\"since\":\"%s\"",
 		                  st.up ? "true" : "false", st.probed_up ? "true" : "false",
 		                  control_admin_name(st.admin), since);
 		if (st.rtt_ms >= 0)
-			control_reply_fmt(r, ",\"rtt_ms\":%.1f", st.rtt_ms);
+			textbuf_printf(r, ",\"rtt_ms\":%.1f", st.rtt_ms);
 		else
-			control_reply_raw(r, ",\"rtt_ms\":null");
+			textbuf_append(r, ",\"rtt_ms\":null");
 		control_reply_probes(r, slot);
-		control_reply_raw(r, ",\"reason\":");
+		textbuf_append(r, ",\"reason\":");
 		control_reply_str(r, st.reason);
-		control_reply_raw(r, "}");
+		textbuf_append(r, "}");
 	}
-	control_reply_raw(r, "]}");
+	textbuf_append(r, "]}");
 }
 
-static void control_cmd_admin(struct control_reply *r, const char *dc, enum health_admin admin)
+static void control_cmd_admin(struct textbuf *r, const char *dc, enum health_admin admin)
 {
 	int slot = health_slot_find(dc);
 	if (slot < 0) {
@@ -461,13 +411,13 @@ static void control_cmd_admin(struct control_reply *r, const char *dc, enum heal
 		control_reply_error(r, "unknown datacenter '%s'", dc);
 		return;
 	}
-	control_reply_raw(r, "{\"ok\":true,\"datacenter\":");
+	textbuf_append(r, "{\"ok\":true,\"datacenter\":");
 	control_reply_str(r, st.name);
-	control_reply_fmt(r, ",\"admin\":\"%s\",\"up\":%s}", control_admin_name(st.admin),
+	textbuf_printf(r, ",\"admin\":\"%s\",\"up\":%s}", control_admin_name(st.admin),
 	                  st.up ? "true" : "false");
 }
 
-static void control_cmd_reload(struct control_server *s, struct control_reply *r)
+static void control_cmd_reload(struct control_server *s, struct textbuf *r)
 {
 	if (!s->hooks.reload) {
 		control_reply_error(r, "reload not available");
@@ -479,10 +429,10 @@ static void control_cmd_reload(struct control_server *s, struct control_reply *r
 		control_reply_error(r, "%s", err[0] ? err : "reload failed");
 		return;
 	}
-	control_reply_fmt(r, "{\"ok\":true,\"generation\":%llu}", (unsigned long long)generation);
+	textbuf_printf(r, "{\"ok\":true,\"generation\":%llu}", (unsigned long long)generation);
 }
 
-static void control_cmd_explain(struct control_server *s, struct control_reply *r, int argc, char **argv)
+static void control_cmd_explain(struct control_server *s, struct textbuf *r, int argc, char **argv)
 {
 	if (argc < 3 || argc > 4) {
 		control_reply_error(r, "usage: explain IP NAME [TYPE]");
@@ -504,9 +454,9 @@ static void control_cmd_explain(struct control_server *s, struct control_reply *
 	if (rc < 0) {
 		control_reply_error(r, "%s", text[0] ? text : "explain failed");
 	} else {
-		control_reply_raw(r, "{\"ok\":true,\"explain\":");
+		textbuf_append(r, "{\"ok\":true,\"explain\":");
 		control_reply_str(r, text);
-		control_reply_raw(r, "}");
+		textbuf_append(r, "}");
 	}
 	free(text);
 }
@@ -526,7 +476,7 @@ static int control_split(char *line, char **argv)
 }
 
 /* Answers one command line (NUL-terminated, no newline) into r. */
-static void control_dispatch(struct control_server *s, char *line, struct control_reply *r)
+static void control_dispatch(struct control_server *s, char *line, struct textbuf *r)
 {
 	char *argv[CONTROL_MAX_ARGS] = {0};
 	int argc = control_split(line, argv);
@@ -616,10 +566,10 @@ static void control_write_cb(uv_write_t *req, int status)
 }
 
 /* Queues r (plus a newline) on c; takes ownership of r's buffer. */
-static void control_conn_send(struct control_conn *c, struct control_reply *r)
+static void control_conn_send(struct control_conn *c, struct textbuf *r)
 {
 	static const char oom[] = "{\"ok\":false,\"error\":\"out of memory\"}";
-	control_reply_raw(r, "\n");
+	textbuf_append(r, "\n");
 	struct control_write *w = malloc(sizeof(*w));
 	if (r->failed || !w) {
 		free(r->data);
@@ -653,7 +603,7 @@ static void control_conn_answer(struct control_conn *c, char *line)
 		line[--len] = '\0';
 	if (strspn(line, " \t") == len)
 		return; /* empty line: nothing asked, nothing answered */
-	struct control_reply r = {0};
+	struct textbuf r = {0};
 	control_dispatch(c->server, line, &r);
 	control_conn_send(c, &r);
 }
@@ -670,7 +620,7 @@ static void control_conn_process(struct control_conn *c)
 		char *line = c->in + start;
 		start = (size_t)(nl - c->in) + 1;
 		if (memchr(line, '\0', (size_t)(nl - line))) {
-			struct control_reply r = {0};
+			struct textbuf r = {0};
 			control_reply_error(&r, "NUL byte in command");
 			control_conn_send(c, &r);
 			continue;
@@ -724,7 +674,7 @@ static void control_read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *
 	c->in_len += (size_t)nread;
 	control_conn_process(c);
 	if (!c->closing && !c->paused && c->in_len == sizeof(c->in)) {
-		struct control_reply r = {0};
+		struct textbuf r = {0};
 		control_reply_error(&r, "line too long (at most %d bytes)", CONTROL_LINE_MAX);
 		control_conn_send(c, &r);
 		if (!c->closing)

@@ -39,53 +39,13 @@
 #include "policy.h"
 #include "snapshot.h"
 #include "stats.h"
+#include "textbuf.h"
 
 #define METRICS_BACKLOG 16
 #define METRICS_MAX_LISTENERS 16
 #define METRICS_PROBES_MAX 64 /* per datacenter: one per (address, check), 64 addresses */
 
 /* ---- rendering ---- */
-
-/* A growable text buffer; a failed allocation poisons it. */
-struct metrics_buf {
-	char *data;
-	size_t len, cap;
-	bool failed;
-};
-
-static bool metrics_reserve(struct metrics_buf *b, size_t more)
-{
-	if (b->failed)
-		return false;
-	if (b->len + more + 1 <= b->cap)
-		return true;
-	size_t cap = b->cap ? b->cap : 4096;
-	while (cap < b->len + more + 1)
-		cap *= 2;
-	char *data = realloc(b->data, cap);
-	if (!data) {
-		b->failed = true;
-		return false;
-	}
-	b->data = data;
-	b->cap = cap;
-	return true;
-}
-
-static void metrics_put(struct metrics_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void metrics_put(struct metrics_buf *b, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (n < 0 || !metrics_reserve(b, (size_t)n))
-		return;
-	va_start(ap, fmt);
-	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	b->len += (size_t)n;
-}
 
 size_t metrics_label_escape(char *out, size_t outlen, const char *s)
 {
@@ -108,10 +68,10 @@ size_t metrics_label_escape(char *out, size_t outlen, const char *s)
 }
 
 /* Appends a label value, quotes included. */
-static void metrics_put_label(struct metrics_buf *b, const char *s)
+static void metrics_put_label(struct textbuf *b, const char *s)
 {
 	size_t need = metrics_label_escape(NULL, 0, s);
-	if (!metrics_reserve(b, need + 2))
+	if (!textbuf_reserve(b, need + 2))
 		return;
 	b->data[b->len++] = '"';
 	metrics_label_escape(b->data + b->len, need + 1, s);
@@ -120,27 +80,27 @@ static void metrics_put_label(struct metrics_buf *b, const char *s)
 	b->data[b->len] = '\0';
 }
 
-static void metrics_family(struct metrics_buf *b, const char *name, const char *type, const char *help)
+static void metrics_family(struct textbuf *b, const char *name, const char *type, const char *help)
 {
-	metrics_put(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+	textbuf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
 /* name{label="value"} N */
-static void metrics_sample1(struct metrics_buf *b, const char *name, const char *label, const char *value,
+static void metrics_sample1(struct textbuf *b, const char *name, const char *label, const char *value,
                             unsigned long long n)
 {
-	metrics_put(b, "%s{%s=", name, label);
+	textbuf_printf(b, "%s{%s=", name, label);
 	metrics_put_label(b, value);
-	metrics_put(b, "} %llu\n", n);
+	textbuf_printf(b, "} %llu\n", n);
 }
 
-static void metrics_counter(struct metrics_buf *b, const char *name, const char *help, uint64_t n)
+static void metrics_counter(struct textbuf *b, const char *name, const char *help, uint64_t n)
 {
 	metrics_family(b, name, "counter", help);
-	metrics_put(b, "%s %llu\n", name, (unsigned long long)n);
+	textbuf_printf(b, "%s %llu\n", name, (unsigned long long)n);
 }
 
-static void metrics_render_queries(struct metrics_buf *b, const struct stats_totals *t)
+static void metrics_render_queries(struct textbuf *b, const struct stats_totals *t)
 {
 	metrics_family(b, "geosteer_queries_total", "counter", "DNS queries answered, by transport.");
 	metrics_sample1(b, "geosteer_queries_total", "transport", "udp", t->queries[QUERY_UDP]);
@@ -168,7 +128,7 @@ static void metrics_render_queries(struct metrics_buf *b, const struct stats_tot
 	                "Policy answers to clients a residency fence constrained.", t->fenced);
 }
 
-static void metrics_render_steering(struct metrics_buf *b, const struct stats_totals *t)
+static void metrics_render_steering(struct textbuf *b, const struct stats_totals *t)
 {
 	metrics_family(b, "geosteer_datacenter_answers_total", "counter",
 	               "Answers that carried a datacenter's addresses or CNAME.");
@@ -192,19 +152,19 @@ static void metrics_render_steering(struct metrics_buf *b, const struct stats_to
 }
 
 /* One sample with the labels of a probed pair. */
-static void metrics_probe_sample(struct metrics_buf *b, const char *name, const char *dc,
+static void metrics_probe_sample(struct textbuf *b, const char *name, const char *dc,
                                  const struct health_probe *p, unsigned long long n)
 {
-	metrics_put(b, "%s{datacenter=", name);
+	textbuf_printf(b, "%s{datacenter=", name);
 	metrics_put_label(b, dc);
-	metrics_put(b, ",address=");
+	textbuf_printf(b, ",address=");
 	metrics_put_label(b, p->address);
-	metrics_put(b, ",check=");
+	textbuf_printf(b, ",check=");
 	metrics_put_label(b, p->check);
-	metrics_put(b, "} %llu\n", n);
+	textbuf_printf(b, "} %llu\n", n);
 }
 
-static void metrics_render_health(struct metrics_buf *b)
+static void metrics_render_health(struct textbuf *b)
 {
 	struct health_status st[HEALTH_MAX_SLOTS];
 	bool used[HEALTH_MAX_SLOTS];
@@ -222,9 +182,9 @@ static void metrics_render_health(struct metrics_buf *b)
 	for (int i = 0; i < HEALTH_MAX_SLOTS; i++) {
 		if (!used[i] || st[i].rtt_ms < 0)
 			continue;
-		metrics_put(b, "geosteer_probe_rtt_ms{datacenter=");
+		textbuf_printf(b, "geosteer_probe_rtt_ms{datacenter=");
 		metrics_put_label(b, st[i].name);
-		metrics_put(b, "} %.3f\n", st[i].rtt_ms);
+		textbuf_printf(b, "} %.3f\n", st[i].rtt_ms);
 	}
 
 	struct health_probe *probes = malloc(METRICS_PROBES_MAX * sizeof(*probes));
@@ -266,7 +226,7 @@ char *metrics_render(size_t *len)
 	if (!t)
 		return NULL;
 	stats_read(t);
-	struct metrics_buf b = {0};
+	struct textbuf b = {0};
 	metrics_render_queries(&b, t);
 	metrics_render_steering(&b, t);
 	metrics_render_health(&b);
@@ -275,10 +235,10 @@ char *metrics_render(size_t *len)
 	metrics_counter(&b, "geosteer_reload_failures_total", "Reloads refused (old state kept).",
 	                t->reload_failures);
 	metrics_family(&b, "geosteer_uptime_seconds", "gauge", "Seconds since the daemon started serving.");
-	metrics_put(&b, "geosteer_uptime_seconds %.3f\n", t->uptime_s);
+	textbuf_printf(&b, "geosteer_uptime_seconds %.3f\n", t->uptime_s);
 	const struct snapshot *snap = snapshot_current();
 	metrics_family(&b, "geosteer_snapshot_generation", "gauge", "Generation of the data being served.");
-	metrics_put(&b, "geosteer_snapshot_generation %llu\n",
+	textbuf_printf(&b, "geosteer_snapshot_generation %llu\n",
 	            snap ? (unsigned long long)snap->generation : 0ULL);
 	free(t);
 	if (b.failed || !b.data) {
