@@ -108,19 +108,28 @@ int wire_read_name(const uint8_t *pkt, size_t len, size_t *pos, uint8_t out[DNAM
  * -1 when it runs past end, is too long, or contains anything but plain
  * labels.
  */
-/* The question's name is checked by the same rules, inlined, in
- * wire_parse_question(): keep the two in step. */
-static int wire_scan_plain_name(const uint8_t *buf, size_t pos, size_t end)
+/*
+ * Length of the uncompressed name at buf[pos] (labels of at most 63 bytes,
+ * at most DNAME_MAXLEN in all, every byte before end), or -1.  With
+ * lower_out, the name is also copied there lower-cased in the same pass —
+ * the question's name, read once per packet; on -1 lower_out holds the
+ * root name, never a half-copied one.
+ */
+static int wire_scan_plain_name(const uint8_t *buf, size_t pos, size_t end, uint8_t *lower_out)
 {
 	size_t start = pos;
 	for (;;) {
-		if (pos >= end)
+		uint8_t c = pos < end ? buf[pos] : 0xFF;
+		if (pos >= end || (c & 0xC0) || pos - start + 1 + c > DNAME_MAXLEN || pos + 1 + c > end) {
+			if (lower_out)
+				lower_out[0] = 0;
 			return -1;
-		uint8_t c = buf[pos];
-		if (c & 0xC0)
-			return -1;
-		if (pos - start + 1 + c > DNAME_MAXLEN)
-			return -1;
+		}
+		if (lower_out) {
+			lower_out[pos - start] = c;
+			for (size_t i = 1; i <= c; i++)
+				lower_out[pos - start + i] = wire_lower(buf[pos + i]);
+		}
 		pos += 1 + (size_t)c;
 		if (c == 0)
 			return (int)(pos - start);
@@ -129,25 +138,12 @@ static int wire_scan_plain_name(const uint8_t *buf, size_t pos, size_t end)
 
 static bool wire_parse_question(const uint8_t *pkt, size_t len, size_t *pos, struct wire_query *q)
 {
-	/* wire_scan_plain_name()'s checks, copying and lower-casing in the
-	 * same pass (this runs for every packet). */
-	size_t start = *pos, p = *pos;
-	for (;;) {
-		uint8_t c = p < len ? pkt[p] : 0xFF;
-		if (p >= len || (c & 0xC0) || p - start + 1 + c > DNAME_MAXLEN || p + 1 + c > len) {
-			q->qname[0] = 0; /* never a half-copied name, even without has_question */
-			return false;
-		}
-		q->qname[p - start] = c;
-		for (size_t i = 1; i <= c; i++)
-			q->qname[p - start + i] = wire_lower(pkt[p + i]);
-		p += 1 + (size_t)c;
-		if (c == 0)
-			break;
-	}
-	size_t name_len = p - start;
+	int name_len = wire_scan_plain_name(pkt, *pos, len, q->qname);
+	if (name_len < 0)
+		return false;
+	size_t p = *pos + (size_t)name_len;
 	if (p + 4 > len) {
-		q->qname[0] = 0;
+		q->qname[0] = 0; /* never a name without its question */
 		return false;
 	}
 	q->qname_len = (uint8_t)name_len;
@@ -536,7 +532,7 @@ static bool wire_rdata_names(const uint8_t *rdata, uint16_t rdlen, const struct 
 {
 	size_t p = shape->head;
 	for (unsigned i = 0; i < shape->name_count; i++) {
-		int n = p <= rdlen ? wire_scan_plain_name(rdata, p, rdlen) : -1;
+		int n = p <= rdlen ? wire_scan_plain_name(rdata, p, rdlen, NULL) : -1;
 		if (n < 0)
 			return false;
 		name_at[i] = p;
@@ -549,7 +545,7 @@ bool wire_write_question(struct wire_writer *w, const uint8_t *question, size_t 
 {
 	if (w->len != WIRE_HEADER_LEN)
 		return false; /* the question is the first thing after the header */
-	int name_len = wire_scan_plain_name(question, 0, len);
+	int name_len = wire_scan_plain_name(question, 0, len, NULL);
 	if (name_len < 0 || (size_t)name_len + 4 != len || !wire_room(w, len))
 		return false;
 	wire_emit_bytes(w, question, len);

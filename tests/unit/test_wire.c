@@ -352,11 +352,13 @@ static void test_formerr_question(void **state)
 	put32(&p, 0x00010001);
 	assert_int_equal(wire_parse_query(p.b, p.len, &q), WIRE_PARSE_FORMERR);
 	assert_false(q.has_question);
+	assert_int_equal(q.qname[0], 0); /* the root, not the "www" read so far */
 
 	/* The name runs off the end. */
 	header(&p, 1, 0, 1, 0, 0, 0);
 	put(&p, "\3www\4sh", 7);
 	assert_int_equal(wire_parse_query(p.b, p.len, &q), WIRE_PARSE_FORMERR);
+	assert_int_equal(q.qname[0], 0);
 
 	/* Type and class cut short. */
 	header(&p, 1, 0, 1, 0, 0, 0);
@@ -365,6 +367,7 @@ static void test_formerr_question(void **state)
 	put8(&p, 0);
 	assert_int_equal(wire_parse_query(p.b, p.len, &q), WIRE_PARSE_FORMERR);
 	assert_false(q.has_question);
+	assert_int_equal(q.qname[0], 0); /* a whole name, but no question to go with it */
 
 	/* A reserved label type (0x80). */
 	header(&p, 1, 0, 1, 0, 0, 0);
