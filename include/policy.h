@@ -72,6 +72,9 @@ size_t policy_set_datacenter_count(const struct policy_set *set);
 /* The health slots (health.h) of every datacenter of the set, as a mask. */
 uint64_t policy_set_health_slots(const struct policy_set *set);
 const struct policy_datacenter *policy_set_datacenter(const struct policy_set *set, size_t index);
+/* The datacenters that answer with a CNAME (bit i = datacenter i), known
+ * at load, so a query need not look at each chosen datacenter to know. */
+uint64_t policy_set_cname_datacenters(const struct policy_set *set);
 
 /* The files the set was built from that can change under it (GeoIP
  * databases, latency tables): the daemon watches them and rebuilds the

@@ -1035,6 +1035,11 @@ const struct policy_datacenter *policy_set_datacenter(const struct policy_set *s
 	return index < set->datacenter_count ? &set->datacenters[index] : NULL;
 }
 
+uint64_t policy_set_cname_datacenters(const struct policy_set *set)
+{
+	return set->dc_cname;
+}
+
 bool policy_set_uses_client_subnet(const struct policy_set *set)
 {
 	return set->client_subnet;

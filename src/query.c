@@ -190,11 +190,10 @@ static bool query_choose_policy(struct query_ctx *ctx, const struct zone_node *n
 	if (ans->nodata)
 		ans->datacenters = 0;
 
-	size_t n = policy_set_datacenter_count(ctx->policies);
-	for (size_t i = 0; i < n && i < POLICY_MAX_DATACENTERS; i++) {
-		const struct policy_datacenter *dc = policy_set_datacenter(ctx->policies, i);
-		if (!(ans->datacenters >> i & 1) || dc->cname == NULL)
-			continue;
+	uint64_t cnames = ans->datacenters & policy_set_cname_datacenters(ctx->policies);
+	if (cnames != 0) {
+		/* The first (lowest-numbered) chosen cname datacenter. */
+		const struct policy_datacenter *dc = policy_set_datacenter(ctx->policies, (size_t)__builtin_ctzll(cnames));
 		ctx->policy_cname_rdata.data = dc->cname;
 		ctx->policy_cname_rdata.len = (uint16_t)dname_len(dc->cname);
 		ctx->policy_cname = (struct zone_rrset){
@@ -339,15 +338,14 @@ static int query_put_policy_addresses(struct query_ctx *ctx, const uint8_t *owne
 {
 	struct wire_mark mark;
 	unsigned written = 0;
-	size_t n = policy_set_datacenter_count(ctx->policies);
-
 	uint64_t slots = 0; /* datacenters that contributed, for the counters */
 
 	wire_writer_mark(&ctx->w, &mark);
-	for (size_t i = 0; i < n && i < POLICY_MAX_DATACENTERS; i++) {
-		if (!(answer->datacenters >> i & 1))
-			continue;
-		const struct policy_datacenter *dc = policy_set_datacenter(ctx->policies, i);
+	/* The chosen datacenters in index order: one step per set bit. */
+	for (uint64_t chosen = answer->datacenters; chosen != 0; chosen &= chosen - 1) {
+		const struct policy_datacenter *dc = policy_set_datacenter(ctx->policies, (size_t)__builtin_ctzll(chosen));
+		if (dc == NULL)
+			break;
 		const struct zone_rdata *rdata = type == WIRE_TYPE_A ? dc->a : dc->aaaa;
 		unsigned count = type == WIRE_TYPE_A ? dc->a_count : dc->aaaa_count;
 		unsigned first_bit = type == WIRE_TYPE_A ? 0 : dc->a_count;
