@@ -102,10 +102,11 @@ size_t health_probes_of(int slot, struct health_probe *out, size_t max);
  * override, so names that left the configuration (or that only a refused
  * reload named) do not use up the 64 slots over a long life.  Called after
  * each reload, once no reader can hold the previous snapshot; a freed slot
- * may be given to a new name later (its per-datacenter counters then carry
- * on under the new name).
+ * may be given to a new name later.  Returns the slots it freed (bit i =
+ * slot i), so the counters of those slots can start over
+ * (stats_datacenters_released) before a new name gets one.
  */
-void health_release_unused(uint64_t keep);
+uint64_t health_release_unused(uint64_t keep);
 
 /* Forgets every slot (tests only). */
 void health_reset(void);

@@ -20,8 +20,12 @@
  * reply (unparseable, oversized) count as dropped, not as queries; so do
  * replies a full socket buffer refused (counted as queries as well).
  *
- * Datacenters are counted by health slot (health.h), stable for the life
- * of the process, so their counts survive reloads.  Policy records are
+ * Datacenters are counted by health slot (health.h): a name keeps its
+ * slot across reloads, so its counts survive them.  When a reload frees a
+ * slot (its name left the configuration), stats_datacenters_released()
+ * starts that slot's count over, so a name given the slot later does not
+ * inherit the old name's answers (a Prometheus counter of a new label
+ * starts at 0).  Policy records are
  * counted by their index in the snapshot's policy set
  * (policy_record_index): a reload may renumber them, so stats_reload(true)
  * starts the per-record counts over (stats_read subtracts what they were
@@ -69,6 +73,12 @@ void stats_count_dropped(struct stats_block *b, unsigned n);
 /* A reload attempt finished (the loop thread).  A successful one starts the
  * per-record counts over (see the top). */
 void stats_reload(bool ok);
+
+/* The datacenter slots in mask (bit i = health slot i) were freed: their
+ * counts start over from 0 (stats_read subtracts what they were now).
+ * The loop thread, after the reload that freed them, when no worker can
+ * count into those slots any more. */
+void stats_datacenters_released(uint64_t mask);
 
 /* Everything, merged. */
 struct stats_totals {

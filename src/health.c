@@ -196,8 +196,9 @@ bool health_status_of(int slot, struct health_status *out)
 	return found;
 }
 
-void health_release_unused(uint64_t keep)
+uint64_t health_release_unused(uint64_t keep)
 {
+	uint64_t freed = 0;
 	pthread_mutex_lock(&health_lock);
 	for (int i = 0; i < HEALTH_MAX_SLOTS; i++) {
 		struct health_entry *e = &health_table[i];
@@ -209,8 +210,10 @@ void health_release_unused(uint64_t keep)
 		atomic_store(&health_addresses[i], UINT64_MAX);
 		atomic_store(&health_rtt_us[i], HEALTH_RTT_UNKNOWN);
 		atomic_fetch_and(&health_mask, ~(UINT64_C(1) << i));
+		freed |= UINT64_C(1) << i;
 	}
 	pthread_mutex_unlock(&health_lock);
+	return freed;
 }
 
 void health_reset(void)

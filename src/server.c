@@ -804,24 +804,46 @@ static void server_stop(struct server *s)
 	}
 }
 
-static bool server_same_sockets(const struct config *a, const struct config *b)
+static bool server_same_addresses(const struct config_listen *a, size_t na, const struct config_listen *b, size_t nb)
 {
-	if (a->listen_count != b->listen_count || a->workers != b->workers)
+	if (na != nb)
 		return false;
-	for (size_t i = 0; i < a->listen_count; i++)
-		if (a->listen[i].addr_len != b->listen[i].addr_len ||
-		    memcmp(&a->listen[i].addr, &b->listen[i].addr, a->listen[i].addr_len))
+	for (size_t i = 0; i < na; i++)
+		if (a[i].addr_len != b[i].addr_len || memcmp(&a[i].addr, &b[i].addr, a[i].addr_len))
 			return false;
 	return true;
 }
 
+/* The settings that differ between what runs (a) and a reloaded config
+ * (b) and that only a restart applies, as "listen, metrics" (empty when
+ * none).  Like knotd and nsd, a reload swaps data, not sockets: rebinding
+ * would drop queries, and a daemon that dropped privileges could not
+ * bind a low port again. */
+static void server_restart_settings(const struct config *a, const struct config *b, char *out, size_t outlen)
+{
+	const char *names[4];
+	size_t n = 0;
+	if (!server_same_addresses(a->listen, a->listen_count, b->listen, b->listen_count))
+		names[n++] = "server.listen";
+	if (a->workers != b->workers)
+		names[n++] = "server.workers";
+	if (!server_same_addresses(a->metrics, a->metrics_count, b->metrics, b->metrics_count))
+		names[n++] = "server.metrics";
+	if ((a->control == NULL) != (b->control == NULL) || (a->control && strcmp(a->control, b->control)))
+		names[n++] = "server.control";
+	out[0] = '\0';
+	for (size_t i = 0, used = 0; i < n && used < outlen; i++)
+		used += (size_t)snprintf(out + used, outlen - used, "%s%s", i ? ", " : "", names[i]);
+}
+
 /* Health slots of datacenters no longer configured, or named only by a
  * refused build, go back to the pool (after publish no reader holds the
- * previous snapshot: snapshot_publish waits for them). */
+ * previous snapshot: snapshot_publish waits for them), and their answer
+ * counts start over for whichever name gets the slot next. */
 static void server_release_health_slots(void)
 {
 	const struct snapshot *snap = snapshot_current();
-	health_release_unused(snap ? policy_set_health_slots(snap->policies) : 0);
+	stats_datacenters_released(health_release_unused(snap ? policy_set_health_slots(snap->policies) : 0));
 }
 
 static int server_reload(struct server *s, uint64_t *generation, char *err, size_t errlen)
@@ -841,8 +863,10 @@ static int server_reload(struct server *s, uint64_t *generation, char *err, size
 		server_release_health_slots();
 		return -1;
 	}
-	if (!server_same_sockets(s->config, &cfg))
-		log_warn("reload: listen and workers changes take effect only after a restart");
+	char changed[96];
+	server_restart_settings(s->config, &cfg, changed, sizeof(changed));
+	if (changed[0])
+		log_warn("reload: %s changed; that takes effect only after a restart", changed);
 	s->tcp_idle_ms = cfg.tcp_idle_timeout_ms;
 	s->tcp_max = cfg.tcp_max_connections;
 	/* Probes before the swap, so a new check's initial state is in place

@@ -46,6 +46,7 @@ static struct stats_block *_Atomic stats_blocks[STATS_MAX_BLOCKS];
 static atomic_size_t stats_block_next;
 static _Atomic uint64_t stats_reloads, stats_reload_failures;
 static uint64_t stats_record_base[STATS_MAX_RECORDS + 1]; /* loop thread only */
+static uint64_t stats_datacenter_base[HEALTH_MAX_SLOTS];  /* loop thread only */
 static struct timespec stats_started;
 static atomic_bool stats_clock_started;
 
@@ -141,6 +142,15 @@ void stats_reload(bool ok)
 		stats_record_base[r] = STATS_SUM(record[r]);
 }
 
+void stats_datacenters_released(uint64_t mask)
+{
+	size_t count = stats_block_count();
+	for (uint64_t m = mask; m; m &= m - 1) {
+		unsigned i = (unsigned)__builtin_ctzll(m);
+		stats_datacenter_base[i] = STATS_SUM(datacenter[i]);
+	}
+}
+
 void stats_read(struct stats_totals *out)
 {
 	memset(out, 0, sizeof(*out));
@@ -156,8 +166,10 @@ void stats_read(struct stats_totals *out)
 	out->fail_open = STATS_SUM(fail_open);
 	out->fenced = STATS_SUM(fenced);
 	out->dropped = STATS_SUM(dropped);
-	for (size_t i = 0; i < HEALTH_MAX_SLOTS; i++)
-		out->datacenter[i] = STATS_SUM(datacenter[i]);
+	for (size_t i = 0; i < HEALTH_MAX_SLOTS; i++) {
+		uint64_t v = STATS_SUM(datacenter[i]);
+		out->datacenter[i] = v > stats_datacenter_base[i] ? v - stats_datacenter_base[i] : 0;
+	}
 	for (size_t i = 0; i <= STATS_MAX_RECORDS; i++) {
 		uint64_t v = STATS_SUM(record[i]);
 		out->record[i] = v > stats_record_base[i] ? v - stats_record_base[i] : 0;
@@ -225,5 +237,6 @@ void stats_reset(void)
 	atomic_store(&stats_reloads, 0);
 	atomic_store(&stats_reload_failures, 0);
 	memset(stats_record_base, 0, sizeof(stats_record_base));
+	memset(stats_datacenter_base, 0, sizeof(stats_datacenter_base));
 	atomic_store(&stats_clock_started, false);
 }

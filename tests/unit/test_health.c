@@ -244,7 +244,9 @@ static void test_release_unused(void **state)
 	health_set_admin(c, HEALTH_ADMIN_DRAIN);
 	health_set_probed(b, false, "down");
 	health_set_address_mask(b, 1);
-	health_release_unused(UINT64_C(1) << a);
+	/* it says which slots it freed: only b (a is kept, c drained) */
+	assert_true(health_release_unused(UINT64_C(1) << a) == UINT64_C(1) << b);
+	assert_true(health_release_unused(UINT64_C(1) << a) == 0); /* nothing left to free */
 	assert_int_equal(health_slot_find("a"), a);
 	assert_int_equal(health_slot_find("b"), -1);
 	assert_int_equal(health_slot_find("c"), c); /* drained: kept */

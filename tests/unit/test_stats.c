@@ -117,6 +117,48 @@ static void test_count_and_read(void **state)
 	stats_reset();
 }
 
+/* A freed datacenter slot's count starts over: the name that gets the slot
+ * next must not inherit the old name's answers; the other slots keep
+ * theirs, and counting after the release counts from 0. */
+static void test_datacenter_released(void **state)
+{
+	(void)state;
+	struct stats_totals t;
+	struct stats_block *a = stats_register(), *b = stats_register();
+	assert_non_null(a);
+	assert_non_null(b);
+	struct query_outcome o = outcome(1, 0);
+	o.datacenters = 1ull << 3 | 1ull << 4;
+	for (int i = 0; i < 5; i++)
+		stats_count(i % 2 ? a : b, QUERY_UDP, &o);
+	stats_read(&t);
+	assert_int_equal(t.datacenter[3], 5);
+	assert_int_equal(t.datacenter[4], 5);
+
+	stats_datacenters_released(1ull << 3);
+	stats_read(&t);
+	assert_int_equal(t.datacenter[3], 0);
+	assert_int_equal(t.datacenter[4], 5);
+	assert_int_equal(t.queries[QUERY_UDP], 5); /* the totals are not touched */
+
+	o.datacenters = 1ull << 3;
+	stats_count(a, QUERY_UDP, &o);
+	stats_count(b, QUERY_UDP, &o);
+	stats_read(&t);
+	assert_int_equal(t.datacenter[3], 2);
+	/* a second release of the same slot starts it over again */
+	stats_datacenters_released(1ull << 3);
+	stats_count(a, QUERY_UDP, &o);
+	stats_read(&t);
+	assert_int_equal(t.datacenter[3], 1);
+	/* a reload alone does not */
+	stats_reload(true);
+	stats_read(&t);
+	assert_int_equal(t.datacenter[3], 1);
+	assert_int_equal(t.datacenter[4], 5);
+	stats_reset();
+}
+
 /* ---- merging while writers run ---- */
 
 #define WRITERS 4
@@ -330,6 +372,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_buckets),
 	    cmocka_unit_test(test_count_and_read),
+	    cmocka_unit_test(test_datacenter_released),
 	    cmocka_unit_test(test_merge_concurrent),
 	    cmocka_unit_test(test_block_limit),
 	    cmocka_unit_test(test_count_no_allocation),
