@@ -815,10 +815,10 @@ static bool server_same_addresses(const struct config_listen *a, size_t na, cons
 }
 
 /* The settings that differ between what runs (a) and a reloaded config
- * (b) and that only a restart applies, as "listen, metrics" (empty when
- * none).  Like knotd and nsd, a reload swaps data, not sockets: rebinding
- * would drop queries, and a daemon that dropped privileges could not
- * bind a low port again. */
+ * (b) and that only a restart applies, as "server.listen, server.metrics"
+ * (empty when none).  Like knotd and nsd, a reload swaps data, not
+ * sockets: the workers own their sockets for the life of the process, and
+ * closing one to rebind would drop the queries queued on it. */
 static void server_restart_settings(const struct config *a, const struct config *b, char *out, size_t outlen)
 {
 	const char *names[4];
