@@ -107,7 +107,7 @@ $(BUILD)/echo-responder: tools/echo-responder.c | $(BUILD)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
 
 bench-deps:
-	@GEOSTEER_DEPS_EXTRA="gdnsd nsd knot knot-module-geoip pdns-server pdns-backend-bind pdns-backend-geoip dnsperf linux-perf" tools/install-deps
+	@GEOSTEER_DEPS_EXTRA="gdnsd nsd knot knot-module-geoip pdns-server pdns-backend-bind pdns-backend-geoip linux-perf" tools/install-deps
 	@-[ "$$(id -u)" -ne 0 ] || systemctl disable --quiet gdnsd.service pdns.service 2>/dev/null || true
 
 bench: deps

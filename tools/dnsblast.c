@@ -95,8 +95,11 @@ struct blast_stats {
 };
 
 /* Per-ID bookkeeping: the send time, and whether a reply is still due.
- * Sequence numbers (not just IDs) are kept so a late reply to an ID that
- * has been reused is not counted twice. */
+ * A reply is matched by its ID alone: the first reply to an ID clears it,
+ * so a second or stray one is not counted, but a reply that arrives after
+ * its ID was sent again (65,536 queries later) is taken for the new query
+ * and its latency is measured from the new send.  With at most 60,000 in
+ * flight (--window) that needs a reply later than the whole window. */
 static uint64_t blast_sent_at[65536];
 static uint32_t blast_pending[65536]; /* sequence + 1 of the query in flight on this ID, or 0 */
 static struct blast_stats stats;

@@ -3,9 +3,11 @@
  * allocates nothing (the query path, stats counting).
  *
  * Include it in exactly one test file per executable.  Under
- * AddressSanitizer its allocator hooks count; otherwise malloc, calloc and
- * realloc are interposed here (the executable's definitions win over libc's)
- * and passed on to glibc's __libc_* entry points.  free needs no counting.
+ * AddressSanitizer its allocator hooks count; otherwise malloc, calloc,
+ * realloc and the aligned ones (aligned_alloc, posix_memalign, memalign,
+ * valloc: stats.c uses aligned_alloc) are interposed here (the
+ * executable's definitions win over libc's) and passed on to glibc's
+ * __libc_* entry points.  free needs no counting.
  *
  * Use: alloc_counter_install(); alloc_count = 0; alloc_counting = true;
  * ...the code under test...; alloc_counting = false; assert alloc_count == 0.
@@ -41,6 +43,8 @@ static void alloc_counter_install(void)
 extern void *__libc_malloc(size_t size);
 extern void *__libc_calloc(size_t n, size_t size);
 extern void *__libc_realloc(void *p, size_t size);
+extern void *__libc_memalign(size_t align, size_t size);
+extern void *__libc_valloc(size_t size);
 void *malloc(size_t size)
 {
 	if (alloc_counting)
@@ -58,6 +62,37 @@ void *realloc(void *p, size_t size)
 	if (alloc_counting)
 		alloc_count++;
 	return __libc_realloc(p, size);
+}
+void *aligned_alloc(size_t align, size_t size)
+{
+	if (alloc_counting)
+		alloc_count++;
+	return __libc_memalign(align, size);
+}
+void *memalign(size_t align, size_t size)
+{
+	if (alloc_counting)
+		alloc_count++;
+	return __libc_memalign(align, size);
+}
+int posix_memalign(void **out, size_t align, size_t size)
+{
+	if (alloc_counting)
+		alloc_count++;
+	/* POSIX: a power of two multiple of sizeof(void *), else EINVAL */
+	if (align < sizeof(void *) || (align & (align - 1)))
+		return 22; /* EINVAL, without pulling errno.h into every test */
+	void *p = __libc_memalign(align, size);
+	if (!p)
+		return 12; /* ENOMEM */
+	*out = p;
+	return 0;
+}
+void *valloc(size_t size)
+{
+	if (alloc_counting)
+		alloc_count++;
+	return __libc_valloc(size);
 }
 static void alloc_counter_install(void)
 {

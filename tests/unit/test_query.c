@@ -1849,8 +1849,8 @@ static void test_explain(void **state)
 
 /* ------------------------------------------------ allocation counting
  *
- * The query path must not allocate (alloc_count.h counts malloc, calloc
- * and realloc, or uses ASan's hooks under ASan).
+ * The query path must not allocate (alloc_count.h counts malloc, calloc,
+ * realloc and the aligned allocators, or uses ASan's hooks under ASan).
  */
 #include "alloc_count.h"
 
@@ -1865,6 +1865,17 @@ static void test_policy_no_allocation(void **state)
 	alloc_counting = false;
 	free(probe);
 	assert_int_equal(alloc_count, 1);
+	/* ...and so are the aligned ones (stats.c uses aligned_alloc). */
+	void *aligned = NULL;
+	alloc_count = 0;
+	alloc_counting = true;
+	probe = aligned_alloc(64, 128);
+	int pm = posix_memalign(&aligned, 64, 128);
+	alloc_counting = false;
+	free(probe);
+	free(aligned);
+	assert_int_equal(pm, 0);
+	assert_int_equal(alloc_count, 2);
 
 	struct {
 		const char *name;
