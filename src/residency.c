@@ -181,12 +181,15 @@ static residency_u128 residency_load(const uint8_t *addr, unsigned bytes)
 	return v;
 }
 
-static void residency_store(residency_u128 v, uint8_t *addr, unsigned bytes)
+/* Big-endian, the low `bytes` bytes of v (4 or 16).  Written as a forward
+ * loop over a bounded count: the countdown form made GCC (-O3, or with a
+ * profile) believe an index of 2^32-1 was possible and warn. */
+static void residency_store(residency_u128 v, uint8_t addr[static 16], unsigned bytes)
 {
-	for (unsigned i = bytes; i-- > 0;) {
-		addr[i] = (uint8_t)v;
-		v >>= 8;
-	}
+	if (bytes > 16)
+		bytes = 16;
+	for (unsigned i = 0; i < bytes; i++)
+		addr[bytes - 1 - i] = (uint8_t)(v >> (8 * i));
 }
 
 static bool residency_location_in(const struct geoip_location *l, const struct policy_key *term)
