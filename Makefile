@@ -15,7 +15,7 @@ LIB_OBJ := $(LIB_SRC:src/%.c=$(BUILD)/%.o)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps test unit integration compare asan fuzz run clean format lab bench bench-deps bench-scale qbench
+.PHONY: all deps test unit integration compare asan fuzz run clean format lab bench bench-deps bench-scale qbench pgo pgo-check
 
 all: geosteerd geosteerctl
 
@@ -74,6 +74,16 @@ test: deps
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory integration
 	@$(MAKE) --no-print-directory compare
+	@$(MAKE) --no-print-directory pgo-check
+
+# The profile-guided build (optional, build-pgo/geosteerd): trained on the
+# benchmark's data, then held to the same answers as the plain build.
+pgo: deps
+	@tools/pgo-build
+
+pgo-check:
+	@tools/pgo-build
+	@GEOSTEERD=build-pgo/geosteerd tests/compare/run
 
 # AddressSanitizer + UBSan build; the whole suite runs against it.
 asan: deps
@@ -133,7 +143,7 @@ lab: geosteerd geosteerctl
 	@tools/lab demo
 
 clean:
-	rm -rf build build-asan build-fuzz geosteerd geosteerctl
+	rm -rf build build-asan build-fuzz build-pgo geosteerd geosteerctl
 
 format:
 	clang-format -i src/*.c include/*.h tests/unit/*.c tools/*.c fuzz/*.c
