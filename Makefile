@@ -58,13 +58,18 @@ $(BUILD)/fixtures/synthetic.mmdb: tools/mkgeodb
 unit: $(UNIT_BIN) $(GEO_FIXTURES)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; GEOSTEER_FIXTURES=$(BUILD)/fixtures $$t; done
 
-integration: geosteerd geosteerctl
+integration: geosteerd geosteerctl $(BUILD)/dnsblast $(BUILD)/udp_alloc_preload.so
 	@tests/integration/run
 	@tests/integration/control-test
 	@tests/integration/steering-test
 	@tests/integration/probe-test
 	@tests/integration/stall-test
 	@tests/integration/metrics-test
+	@DNSBLAST=$(BUILD)/dnsblast PRELOAD=$(BUILD)/udp_alloc_preload.so tests/integration/udp-alloc-test
+
+# Counts the allocations of the daemon's UDP worker threads (LD_PRELOAD).
+$(BUILD)/udp_alloc_preload.so: tests/integration/udp_alloc_preload.c | $(BUILD)
+	$(CC) $(CFLAGS) -shared -fPIC $(LDFLAGS) -o $@ $< -ldl
 
 compare: geosteerd
 	@tests/compare/run
