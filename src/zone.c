@@ -1665,23 +1665,15 @@ const struct zone *zone_table_find(const struct zone_table *table, const uint8_t
 	if (table == NULL || table->count == 0)
 		return NULL;
 	if (table->count <= ZONE_TABLE_LINEAR_MAX) {
-		/* A handful of zones (the usual server): each origin against
-		 * qname's suffix of the same length, no hashing per ancestor. */
-		size_t qlen = dname_len(qname);
+		/* A handful of zones (the usual server): each origin tested as
+		 * an ancestor of qname, no hashing per ancestor; the longest
+		 * origin that is one wins. */
 		const struct zone *best = NULL;
 		size_t best_len = 0;
 		for (size_t z = 0; z < table->count; z++) {
 			const uint8_t *origin = table->zones[z].origin;
 			size_t olen = dname_len(origin);
-			if (olen > qlen || (best != NULL && olen <= best_len))
-				continue;
-			const uint8_t *suffix = qname;
-			size_t rem = qlen;
-			while (rem > olen) {
-				rem -= (size_t)suffix[0] + 1;
-				suffix += (size_t)suffix[0] + 1;
-			}
-			if (rem == olen && dname_equal(suffix, origin)) {
+			if ((best == NULL || olen > best_len) && dname_is_at_or_below(qname, origin)) {
 				best = &table->zones[z];
 				best_len = olen;
 			}
