@@ -68,7 +68,7 @@ integration: geosteerd geosteerctl $(BUILD)/dnsblast $(BUILD)/udp_alloc_preload.
 	@DNSBLAST=$(BUILD)/dnsblast PRELOAD=$(BUILD)/udp_alloc_preload.so tests/integration/udp-alloc-test
 
 # Counts the allocations of the daemon's UDP worker threads (LD_PRELOAD).
-$(BUILD)/udp_alloc_preload.so: tests/integration/udp_alloc_preload.c | $(BUILD)
+$(BUILD)/udp_alloc_preload.so: tests/integration/udp_alloc_preload.c tests/unit/alloc_count.h | $(BUILD)
 	$(CC) $(CFLAGS) -shared -fPIC $(LDFLAGS) -o $@ $< -ldl
 
 compare: geosteerd
