@@ -73,7 +73,11 @@ enum wire_type {
 
 enum wire_class { WIRE_CLASS_IN = 1, WIRE_CLASS_CH = 3, WIRE_CLASS_NONE = 254, WIRE_CLASS_ANY = 255 };
 
-enum wire_edns_option { WIRE_EDNS_NSID = 3, WIRE_EDNS_CLIENT_SUBNET = 8 };
+enum wire_edns_option { WIRE_EDNS_NSID = 3, WIRE_EDNS_CLIENT_SUBNET = 8, WIRE_EDNS_EDE = 15 };
+
+/* RFC 8914 info codes we send; the option is 6 bytes (code, length, info code). */
+enum wire_ede_code { WIRE_EDE_NOT_AUTHORITATIVE = 20 };
+#define WIRE_EDE_OPTION_LEN 6
 
 enum wire_parse_status {
 	WIRE_PARSE_OK,
@@ -226,6 +230,8 @@ struct wire_opt {
 	uint8_t ecs_source_prefix;
 	uint8_t ecs_scope_prefix;
 	const uint8_t *ecs_address; /* ceil(source_prefix / 8) bytes are written */
+	bool ede;          /* an Extended DNS Error option (RFC 8914), no extra text */
+	uint16_t ede_code; /* its info code (enum wire_ede_code) */
 };
 bool wire_write_opt(struct wire_writer *w, const struct wire_opt *opt);
 

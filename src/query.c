@@ -532,6 +532,8 @@ static size_t query_opt_len(const struct wire_opt *opt)
 		len += 4 + (size_t)opt->nsid_len;
 	if (opt->ecs)
 		len += 8 + ((size_t)opt->ecs_source_prefix + 7) / 8;
+	if (opt->ede)
+		len += WIRE_EDE_OPTION_LEN;
 	return len;
 }
 
@@ -540,9 +542,9 @@ static size_t query_opt_len(const struct wire_opt *opt)
  * version 0, our UDP size, DO echoed, NSID (RFC 5001) in every reply to a
  * request that asked for it, error replies included.  ECS (RFC 7871 7.2.1)
  * is echoed with the request's family, source prefix and address and our
- * scope.  Differs from knot: knot without its geoip module ignores ECS;
- * knot also adds an Extended DNS Error (20, Not Authoritative) to REFUSED,
- * which the wire layer does not write.
+ * scope.  Differs from knot: knot without its geoip module ignores ECS.
+ * The Extended DNS Error (RFC 8914) is added after the zones are looked
+ * at (see query_respond_outcome).
  */
 static void query_opt_init(struct wire_opt *opt, const struct wire_query *q,
                            const struct query_settings *settings)
@@ -724,8 +726,12 @@ size_t query_respond_outcome(const struct zone_table *zones, const struct policy
 		} else {
 			ctx.zone = query_find_zone(zones, &q);
 			if (ctx.zone == NULL) {
-				/* knot: REFUSED, AA clear, question echoed. */
+				/* knot: REFUSED, AA clear, question echoed, and
+				 * with EDNS an Extended DNS Error 20 "Not
+				 * Authoritative" (RFC 8914 4.21) without text. */
 				ctx.rcode = WIRE_RCODE_REFUSED;
+				opt.ede = true;
+				opt.ede_code = WIRE_EDE_NOT_AUTHORITATIVE;
 			} else {
 				ctx.aa = true;
 				query_policy_client_init(&ctx);
@@ -738,7 +744,13 @@ size_t query_respond_outcome(const struct zone_table *zones, const struct policy
 		wire_writer_set_limit(&ctx.w, limit);
 		opt.ext_rcode = (uint8_t)(ctx.rcode >> 4);
 		opt.ecs_scope_prefix = ctx.ecs_scope;
-		wire_write_opt(&ctx.w, &opt); /* room was reserved above */
+		/* Room was reserved above for everything but the EDE, which is
+		 * only decided by the lookup; it is the option left out when
+		 * the reply has no room for it (a long name and NSID in 512). */
+		if (!wire_write_opt(&ctx.w, &opt)) {
+			opt.ede = false;
+			wire_write_opt(&ctx.w, &opt);
+		}
 	}
 
 	/* knot: QR, the opcode and RD are echoed; CD is not (nor AD, Z, RA). */

@@ -617,6 +617,8 @@ bool wire_write_opt(struct wire_writer *w, const struct wire_opt *opt)
 			return false;
 		rdlen += 8 + addr_len;
 	}
+	if (opt->ede)
+		rdlen += WIRE_EDE_OPTION_LEN;
 	if (rdlen > UINT16_MAX || !wire_room(w, 1 + WIRE_RR_FIXED_LEN + rdlen))
 		return false;
 
@@ -650,6 +652,11 @@ bool wire_write_opt(struct wire_writer *w, const struct wire_opt *opt)
 				p[addr_len - 1] &= (uint8_t)(0xFF << (8 - opt->ecs_source_prefix % 8));
 		}
 		p += addr_len;
+	}
+	if (opt->ede) {
+		wire_put_u16(p, WIRE_EDNS_EDE);
+		wire_put_u16(p + 2, 2);
+		wire_put_u16(p + 4, opt->ede_code);
 	}
 	w->len += 1 + WIRE_RR_FIXED_LEN + rdlen;
 	w->count[WIRE_SECTION_ADDITIONAL]++;

@@ -1042,8 +1042,59 @@ static void test_refused(void **state)
 		assert_true(hdr_flags(r) & WIRE_FLAG_RD);
 		reply_free(r);
 	}
+	/* With EDNS: Extended DNS Error 20, Not Authoritative, no text
+	 * (RFC 8914 4.21; knot sends the same). */
+	uint16_t len = 0;
 	struct reply *r = ask_t("example.org", WIRE_TYPE_A, 0, &edns_default, QUERY_UDP);
 	expect_header(r, WIRE_RCODE_REFUSED, false, false, 0, 0, 1);
+	const uint8_t *ede = opt_option(r, WIRE_EDNS_EDE, &len);
+	assert_non_null(ede);
+	assert_int_equal(len, 2);
+	assert_int_equal(wire_get_u16(ede), WIRE_EDE_NOT_AUTHORITATIVE);
+	reply_free(r);
+
+	/* Only there: not in answers, negative answers or other refusals. */
+	r = ask_t("www.example.com", WIRE_TYPE_A, 0, &edns_default, QUERY_UDP);
+	expect_header(r, WIRE_RCODE_NOERROR, true, false, 1, 0, 1);
+	assert_null(opt_option(r, WIRE_EDNS_EDE, &len));
+	reply_free(r);
+	r = ask_t("nothere.example.com", WIRE_TYPE_A, 0, &edns_default, QUERY_UDP);
+	expect_header(r, WIRE_RCODE_NXDOMAIN, true, false, 0, 1, 1);
+	assert_null(opt_option(r, WIRE_EDNS_EDE, &len));
+	reply_free(r);
+
+	/* A reply whose OPT, with a 255-byte NSID, fills 512 bytes to within
+	 * 3 bytes: the EDE (6) is what is left out, the rest is intact. */
+	static uint8_t long_nsid[255];
+	memset(long_nsid, 'n', sizeof long_nsid);
+	struct query_settings big = {long_nsid, 255, 1232};
+	const char *l63 = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.";
+	char name[300] = "";
+	for (int i = 0; i < 3; i++)
+		strcat(name, l63);
+	strcat(name, "ccccccccccccccccc.example.org"); /* 223 bytes in wire form */
+	struct edns e = edns_default;
+	e.nsid = true;
+	e.udp_size = 512;
+	struct request req;
+	build(&req, name, WIRE_TYPE_A, WIRE_CLASS_IN, 0, &e);
+	r = ask_raw(table, &big, QUERY_UDP, req.buf, req.len);
+	assert_int_equal(r->len, WIRE_HEADER_LEN + 223 + 4 + 11 + 4 + 255);
+	expect_header(r, WIRE_RCODE_REFUSED, false, false, 0, 0, 1);
+	assert_non_null(opt_option(r, WIRE_EDNS_NSID, &len));
+	assert_int_equal(len, 255);
+	assert_null(opt_option(r, WIRE_EDNS_EDE, &len));
+	reply_free(r);
+	/* One label shorter, it fits and is sent. */
+	strcpy(name, "");
+	for (int i = 0; i < 3; i++)
+		strcat(name, l63);
+	strcat(name, "example.org");
+	build(&req, name, WIRE_TYPE_A, WIRE_CLASS_IN, 0, &e);
+	r = ask_raw(table, &big, QUERY_UDP, req.buf, req.len);
+	assert_int_equal(r->len, WIRE_HEADER_LEN + 205 + 4 + 11 + 4 + 255 + WIRE_EDE_OPTION_LEN);
+	assert_non_null(opt_option(r, WIRE_EDNS_NSID, &len));
+	assert_non_null(opt_option(r, WIRE_EDNS_EDE, &len));
 	reply_free(r);
 }
 
