@@ -39,6 +39,15 @@ bool dname_is_at_or_below(const uint8_t *name, const uint8_t *parent);
 /* The name with its first label removed; NULL for the root name. */
 const uint8_t *dname_parent(const uint8_t *name);
 
+/*
+ * RFC 6672 2.2 substitution: name, which is strictly below owner, with the
+ * owner suffix replaced by target, written to out.  Returns the new name's
+ * wire length, or 0 when it would be longer than DNAME_MAXLEN (the server
+ * then answers YXDOMAIN).
+ */
+size_t dname_substitute(const uint8_t *name, const uint8_t *owner, const uint8_t *target,
+                        uint8_t out[DNAME_MAXLEN]);
+
 /* True when the first label is the single byte '*'. */
 bool dname_is_wildcard(const uint8_t *name);
 

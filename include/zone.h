@@ -39,7 +39,7 @@ struct zone_rrset {
 	uint16_t count;
 	uint32_t ttl;
 	const struct zone_rdata *rdata;
-	/* For NS, MX and SRV: the in-zone nodes their rdata names, in rdata
+	/* For NS, MX, SRV, SVCB and HTTPS: the in-zone nodes their rdata names, in rdata
 	 * order, that have A or AAAA data (glue included). */
 	uint16_t additional_count;
 	const struct zone_node *const *additional;
@@ -50,6 +50,7 @@ enum zone_node_flags {
 	ZONE_NODE_DELEGATION = 1 << 1, /* NS below the apex: a zone cut */
 	ZONE_NODE_BELOW_CUT = 1 << 2,  /* under a zone cut: only glue, never answered */
 	ZONE_NODE_HAS_WILDCARD = 1 << 3, /* the zone has "*.<name>" (zone_lookup finds it) */
+	ZONE_NODE_DNAME = 1 << 4,  /* owns a DNAME RRset: names below it are rewritten (RFC 6672) */
 };
 
 struct zone_node {
@@ -135,6 +136,7 @@ enum zone_match {
 	ZONE_MATCH_WILDCARD,   /* node is the wildcard "*.<closest encloser>" that covers qname */
 	ZONE_MATCH_DELEGATION, /* node is the topmost zone cut at or above qname */
 	ZONE_MATCH_NXDOMAIN,   /* closest_encloser is set; no wildcard applies */
+	ZONE_MATCH_DNAME,      /* node owns a DNAME and is a proper ancestor of qname */
 };
 
 struct zone_lookup {
@@ -147,9 +149,11 @@ struct zone_lookup {
  * Finds where qname (lower-cased, at or below the zone's origin) leads,
  * per RFC 1034 4.3.2 and RFC 4592: a zone cut above qname gives DELEGATION;
  * a cut at qname gives DELEGATION too, except for qtype DS, which the parent
- * side answers (EXACT).  Otherwise an existing name is EXACT, a name
- * covered by the wildcard of its closest encloser is WILDCARD, and anything
- * else is NXDOMAIN.
+ * side answers (EXACT); a wildcard that owns NS is a cut for the names it
+ * covers in the same way.  A DNAME above qname gives DNAME (RFC 6672 3.2:
+ * the caller answers with it and a CNAME it synthesizes).  Otherwise an
+ * existing name is EXACT, a name covered by the wildcard of its closest
+ * encloser is WILDCARD, and anything else is NXDOMAIN.
  */
 void zone_lookup(const struct zone *zone, const uint8_t *qname, uint16_t qtype, struct zone_lookup *out);
 

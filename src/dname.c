@@ -284,3 +284,17 @@ int dname_from_text(const char *text, uint8_t out[DNAME_MAXLEN])
 	out[len++] = 0;
 	return (int)len;
 }
+
+size_t dname_substitute(const uint8_t *name, const uint8_t *owner, const uint8_t *target,
+                        uint8_t out[DNAME_MAXLEN])
+{
+	size_t name_len = dname_len(name), owner_len = dname_len(owner), target_len = dname_len(target);
+	if (owner_len >= name_len)
+		return 0; /* not below owner: the caller's contract is broken, write nothing */
+	size_t prefix = name_len - owner_len;
+	if (prefix + target_len > DNAME_MAXLEN)
+		return 0;
+	memcpy(out, name, prefix);
+	memcpy(out + prefix, target, target_len);
+	return prefix + target_len;
+}

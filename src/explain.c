@@ -130,6 +130,7 @@ static void explain_chain(struct explain_out *o, const struct snapshot *snap, co
 {
 	const uint8_t *name = qname;
 	uint64_t up = health_up_mask();
+	uint8_t rewritten[EXPLAIN_CNAME_MAX + 1][DNAME_MAXLEN]; /* DNAME targets, one per link */
 
 	for (unsigned turn = 0; turn <= EXPLAIN_CNAME_MAX; turn++) {
 		char text[DNAME_MAXLEN * 4 + 2];
@@ -149,6 +150,31 @@ static void explain_chain(struct explain_out *o, const struct snapshot *snap, co
 			break;
 		case ZONE_MATCH_EXACT:
 			break;
+		case ZONE_MATCH_DNAME: {
+			/* query.c's rule: the DNAME's synthesized CNAME is a link. */
+			const struct zone_rrset *dname = zone_node_rrset(lk.node, WIRE_TYPE_DNAME);
+			char owner[DNAME_MAXLEN * 4 + 2], ttext[DNAME_MAXLEN * 4 + 2];
+			if (dname_to_text(lk.node->name, owner, sizeof owner) < 0)
+				snprintf(owner, sizeof owner, "?");
+			size_t len = dname != NULL && dname->count > 0
+			                 ? dname_substitute(name, lk.node->name, dname->rdata[0].data, rewritten[turn])
+			                 : 0;
+			if (len == 0) {
+				explain_printf(o, "%s: below the DNAME at %s, too long once rewritten (YXDOMAIN)\n",
+				               text, owner);
+				return;
+			}
+			if (dname_to_text(rewritten[turn], ttext, sizeof ttext) < 0)
+				snprintf(ttext, sizeof ttext, "?");
+			if (!dname_is_at_or_below(rewritten[turn], zone->origin) || qtype == WIRE_TYPE_CNAME) {
+				explain_printf(o, "%s: below the DNAME at %s: CNAME to %s, the chain ends here\n", text,
+				               owner, ttext);
+				return;
+			}
+			explain_printf(o, "%s: below the DNAME at %s: CNAME to %s, followed\n", text, owner, ttext);
+			name = rewritten[turn];
+			continue;
+		}
 		}
 		const struct zone_node *node = lk.node;
 		const uint8_t *target = NULL;

@@ -101,6 +101,9 @@ struct query_ctx {
 	/* Owners of the CNAMEs written so far (chain_len of them), to stop
 	 * at a loop. */
 	const uint8_t *chain[QUERY_CNAME_MAX + 1];
+	/* Targets of CNAMEs synthesized from a DNAME, one per link of the
+	 * chain: each is looked up next and may become a chain owner. */
+	uint8_t dname_target[QUERY_CNAME_MAX + 1][DNAME_MAXLEN];
 };
 
 /* The outcome of query_choose() for one node. */
@@ -280,7 +283,8 @@ static bool query_put_required(struct query_ctx *ctx, enum wire_section section,
 }
 
 /*
- * Address records of the nodes an NS, MX or SRV RRset names.  knot: A
+ * Address records of the nodes an NS, MX, SRV, SVCB or HTTPS RRset names
+ * (RFC 9460 4.2 for the last two; TargetName "." names no node).  knot: A
  * then AAAA per target, in rdata order, each target once; targets outside
  * the zone (even in another zone served here) are not looked up.  Glue
  * that a referral needs (targets at or below the cut, RFC 9471) sets TC
@@ -377,7 +381,8 @@ static int query_put_policy_addresses(struct query_ctx *ctx, const uint8_t *owne
 
 static bool query_has_additional(uint16_t type)
 {
-	return type == WIRE_TYPE_NS || type == WIRE_TYPE_MX || type == WIRE_TYPE_SRV;
+	return type == WIRE_TYPE_NS || type == WIRE_TYPE_MX || type == WIRE_TYPE_SRV || type == WIRE_TYPE_SVCB ||
+	       type == WIRE_TYPE_HTTPS;
 }
 
 /* RFC 2308: the zone's SOA in authority, TTL min(SOA TTL, MINIMUM). */
@@ -421,6 +426,40 @@ static bool query_in_chain(const struct query_ctx *ctx, const uint8_t *name)
 }
 
 /*
+ * RFC 6672 3.2: name is below the DNAME at owner.  The DNAME RRset goes in
+ * the answer, then a CNAME from name to the substituted name with the
+ * DNAME's TTL (synthesized here, never stored), which counts as a link of
+ * the chain.  Returns the name to resolve next, or NULL when the answer
+ * ends here: YXDOMAIN when the new name is too long (RFC 6672 2.2), qtype
+ * CNAME (the CNAME is the answer, knot: the same), a target outside the
+ * zone or already on the chain, or a full chain or reply.
+ */
+static const uint8_t *query_put_dname(struct query_ctx *ctx, const uint8_t *name, const struct zone_node *owner,
+                                      uint16_t qtype)
+{
+	const struct zone_rrset *dname = zone_node_rrset(owner, WIRE_TYPE_DNAME);
+	if (dname == NULL || dname->count == 0 || ctx->chain_len >= QUERY_CNAME_MAX)
+		return NULL;
+	if (!query_put_required(ctx, WIRE_SECTION_ANSWER, owner->name, dname, dname->ttl))
+		return NULL;
+	uint8_t *target = ctx->dname_target[ctx->chain_len];
+	size_t len = dname_substitute(name, owner->name, dname->rdata[0].data, target);
+	if (len == 0) {
+		ctx->rcode = WIRE_RCODE_YXDOMAIN;
+		return NULL;
+	}
+	struct zone_rdata rdata = {.data = target, .len = (uint16_t)len};
+	struct zone_rrset cname = {.type = WIRE_TYPE_CNAME, .count = 1, .ttl = dname->ttl, .rdata = &rdata};
+	if (!query_put_required(ctx, WIRE_SECTION_ANSWER, name, &cname, dname->ttl))
+		return NULL;
+	ctx->chain[ctx->chain_len++] = name;
+	if (qtype == WIRE_TYPE_CNAME || !dname_is_at_or_below(target, ctx->zone->origin) ||
+	    query_in_chain(ctx, target))
+		return NULL;
+	return target;
+}
+
+/*
  * RFC 1034 4.3.2 steps 3-4 inside one zone, starting at qname (lower-cased).
  * Each turn of the loop resolves one name; a CNAME whose target is in the
  * same zone restarts it with the target (knot: targets in other zones, even
@@ -446,6 +485,11 @@ static void query_resolve(struct query_ctx *ctx, const uint8_t *qname, uint16_t 
 			ctx->rcode = WIRE_RCODE_NXDOMAIN;
 			query_put_negative(ctx);
 			return;
+		case ZONE_MATCH_DNAME:
+			name = query_put_dname(ctx, name, lk.node, qtype);
+			if (name == NULL)
+				return;
+			continue;
 		case ZONE_MATCH_EXACT:
 		case ZONE_MATCH_WILDCARD:
 			break;

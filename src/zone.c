@@ -67,6 +67,9 @@ enum {
 	T_DS = 43,
 	T_RRSIG = 46,
 	T_NSEC = 47,
+	T_DNAME = 39,
+	T_SVCB = 64,
+	T_HTTPS = 65,
 };
 
 /* ---------------------------------------------------------------- arena */
@@ -210,11 +213,13 @@ struct load_rr {
 enum load_node_flags {
 	LN_HAS_NS = 1,
 	LN_NS_TARGET = 2,
+	LN_HAS_DNAME = 4,
 };
 
 struct load_node {
 	uint32_t parent; /* ZONE_NONE for the apex */
 	uint32_t cut;    /* topmost zone cut strictly above, or ZONE_NONE */
+	uint32_t dname;  /* topmost DNAME owner strictly above (the apex too), or ZONE_NONE */
 	uint32_t first_set;
 	uint16_t set_count;
 	uint16_t flags;
@@ -910,7 +915,8 @@ static uint32_t node_get(struct loader *ld, const uint8_t *name, bool *created)
 	}
 	uint32_t idx = (uint32_t)ld->node_count++;
 	ld->nodes[idx] = (struct zone_node){.name = name};
-	ld->lnodes[idx] = (struct load_node){.parent = ZONE_NONE, .cut = ZONE_NONE, .binding = ZONE_NONE};
+	ld->lnodes[idx] =
+	    (struct load_node){.parent = ZONE_NONE, .cut = ZONE_NONE, .dname = ZONE_NONE, .binding = ZONE_NONE};
 	ld->slots[i] = (struct zone_slot){.hash = h, .index = idx + 1};
 	*created = true;
 	/* Keep the load factor at or below 3/4: slots are 8 bytes and carry
@@ -1058,16 +1064,21 @@ static int group_rrsets(struct loader *ld)
 			if (mark_duplicates(&rrs[i], j - i) < 0)
 				return fail(ld, "%s: out of memory", ld->files[0]);
 			struct load_set set = {.node = node, .first = (uint32_t)w, .type = rrs[i].type};
+			/* RFC 2181 5.2: records of one RRset with different TTLs are
+			 * treated as if all had the lowest.  (Knot keeps the last
+			 * one read; the lowest never keeps data cached longer than
+			 * any of its records asked for.) */
 			uint32_t ttl = rrs[i].ttl;
+			for (size_t k = i + 1; k < j; k++)
+				if (rrs[k].ttl < ttl)
+					ttl = rrs[k].ttl;
 			for (size_t k = i; k < j; k++) {
 				if (rrs[k].ttl != ttl) {
 					name_text(ld->nodes[node].name, text);
 					type_text(rrs[k].type, tname);
-					log_warn("%s:%u: TTL %u of this %s record at %s differs from the "
-					         "RRset's TTL %u; "
-					         "using %u (RFC 2181 5.2)",
-					         ld->files[rrs[k].file], rrs[k].line, rrs[k].ttl, tname, text,
-					         ttl, ttl);
+					log_warn("%s:%u: TTL %u of this %s record at %s is not the lowest of its "
+					         "RRset; the RRset uses %u (RFC 2181 5.2)",
+					         ld->files[rrs[k].file], rrs[k].line, rrs[k].ttl, tname, text, ttl);
 				}
 				if (rrs[k].flags & RR_DROPPED)
 					continue;
@@ -1093,22 +1104,32 @@ static int group_rrsets(struct loader *ld)
 	return 0;
 }
 
-/* Flags zone cuts and what lies below them (apex is node 0). */
+/* Flags zone cuts and what lies below them (apex is node 0), and finds the
+ * DNAME above each name (RFC 6672: a DNAME's subtree is never answered). */
 static void mark_cuts(struct loader *ld)
 {
 	for (size_t i = 0; i < ld->node_count; i++) {
 		struct load_node *ln = &ld->lnodes[i];
-		for (uint32_t s = 0; s < ln->set_count; s++)
-			if (ld->sets[ln->first_set + s].type == T_NS && i != 0)
+		for (uint32_t s = 0; s < ln->set_count; s++) {
+			uint16_t type = ld->sets[ln->first_set + s].type;
+			if (type == T_NS && i != 0)
 				ln->flags |= LN_HAS_NS;
+			if (type == T_DNAME)
+				ln->flags |= LN_HAS_DNAME;
+		}
 	}
 	ld->nodes[0].flags |= ZONE_NODE_APEX;
 	for (size_t i = 1; i < ld->node_count; i++) {
-		uint32_t cut = ZONE_NONE;
-		for (uint32_t p = ld->lnodes[i].parent; p != 0 && p != ZONE_NONE; p = ld->lnodes[p].parent)
-			if (ld->lnodes[p].flags & LN_HAS_NS)
-				cut = p; /* keep walking: the topmost one wins */
+		uint32_t cut = ZONE_NONE, dname = ZONE_NONE;
+		for (uint32_t p = ld->lnodes[i].parent; p != ZONE_NONE; p = ld->lnodes[p].parent) {
+			/* keep walking: the topmost one wins */
+			if (p != 0 && (ld->lnodes[p].flags & LN_HAS_NS))
+				cut = p;
+			if (ld->lnodes[p].flags & LN_HAS_DNAME)
+				dname = p;
+		}
 		ld->lnodes[i].cut = cut;
+		ld->lnodes[i].dname = dname;
 		if (cut != ZONE_NONE)
 			ld->nodes[i].flags |= ZONE_NODE_BELOW_CUT;
 		else if (ld->lnodes[i].flags & LN_HAS_NS)
@@ -1151,6 +1172,14 @@ static void drop_occluded(struct loader *ld)
 			type_text(s->type, tname);
 			log_warn("%s:%u: dropping occluded %s at %s: it is below the zone cut at %s",
 			         ld->files[r->file], r->line, tname, text, cut);
+		} else if (ln->dname != ZONE_NONE) {
+			s->dropped = true;
+			name_text(ld->nodes[s->node].name, text);
+			name_text(ld->nodes[ln->dname].name, cut);
+			type_text(s->type, tname);
+			log_warn("%s:%u: dropping occluded %s at %s: it is below the DNAME at %s "
+			         "(RFC 6672 2.3)",
+			         ld->files[r->file], r->line, tname, text, cut);
 		} else if (flags & ZONE_NODE_DELEGATION) {
 			if (glue || s->type == T_NS || s->type == T_DS || s->type == T_NSEC ||
 			    s->type == T_RRSIG)
@@ -1165,13 +1194,23 @@ static void drop_occluded(struct loader *ld)
 	}
 }
 
-/* The in-zone host name an NS, MX or SRV record points to, or NULL. */
-static const uint8_t *rdata_target(uint16_t type, const struct zone_rdata *rd)
+/* The host name an NS, MX, SRV, SVCB or HTTPS record points to, or NULL.
+ * SVCB and HTTPS names are not lower-cased in the stored rdata (RFC 9460
+ * keeps TargetName out of canonical lower-casing), so the name is copied
+ * lower-cased into buf. */
+static const uint8_t *rdata_target(uint16_t type, const struct zone_rdata *rd, uint8_t buf[DNAME_MAXLEN])
 {
-	size_t off = type == T_NS ? 0 : type == T_MX ? 2 : 6;
+	size_t off = type == T_NS ? 0 : type == T_SRV ? 6 : 2;
 	if (rd->len <= off)
 		return NULL;
-	return rd->data + off;
+	if (type != T_SVCB && type != T_HTTPS)
+		return rd->data + off;
+	size_t len = dname_len(rd->data + off);
+	if (len == 0 || len > DNAME_MAXLEN || len > rd->len - off)
+		return NULL;
+	memcpy(buf, rd->data + off, len);
+	dname_lower(buf);
+	return buf;
 }
 
 static bool node_has_address(const struct zone_node *n)
@@ -1187,7 +1226,8 @@ static int link_additional(struct loader *ld, struct zone_rrset *set)
 		return -1;
 	uint16_t n = 0;
 	for (uint16_t i = 0; i < set->count; i++) {
-		const uint8_t *target = rdata_target(set->type, &set->rdata[i]);
+		uint8_t lowered[DNAME_MAXLEN];
+		const uint8_t *target = rdata_target(set->type, &set->rdata[i], lowered);
 		if (target == NULL)
 			continue;
 		const struct zone_node *node = internal_find(ld->in, target);
@@ -1302,11 +1342,14 @@ static int freeze(struct loader *ld, struct zone *zone)
 		}
 		if (node->rrset_count == 0)
 			node->rrsets = NULL;
+		else if (zone_node_rrset(node, T_DNAME) != NULL)
+			node->flags |= ZONE_NODE_DNAME;
 	}
 
 	for (size_t i = 0; i < set_count; i++) {
 		struct zone_rrset *set = &in->rrsets[i];
-		if ((set->type == T_NS || set->type == T_MX || set->type == T_SRV) &&
+		if ((set->type == T_NS || set->type == T_MX || set->type == T_SRV || set->type == T_SVCB ||
+		     set->type == T_HTTPS) &&
 		    link_additional(ld, set) < 0)
 			return fail(ld, "%s: out of memory", ld->files[0]);
 	}
@@ -1447,6 +1490,11 @@ static int check_binding_cuts(struct loader *ld)
 			return fail(ld, "%s:%d: %s has a policy but is below the zone cut at %s",
 			            binding_file(bind), bind->config_line, text, cut);
 		}
+		if (ln->dname != ZONE_NONE) {
+			name_text(ld->nodes[ln->dname].name, cut);
+			return fail(ld, "%s:%d: %s has a policy but is below the DNAME at %s, which redirects it",
+			            binding_file(bind), bind->config_line, text, cut);
+		}
 	}
 	return 0;
 }
@@ -1496,6 +1544,15 @@ static int build_zone(struct loader *ld, struct zone *zone)
 	}
 	if (ns == NULL)
 		return fail(ld, "%s: no NS at the apex %s", ld->files[0], origin_text);
+	for (size_t i = 0; i < ld->set_count; i++) {
+		const struct load_set *s = &ld->sets[i];
+		if (s->type != T_DNAME || s->count < 2)
+			continue;
+		const struct load_rr *r = &ld->rrs[s->first + 1];
+		char text[DNAME_TEXT_MAXLEN];
+		name_text(ld->nodes[s->node].name, text);
+		return fail(ld, "%s:%u: more than one DNAME at %s (RFC 6672 2.4)", ld->files[r->file], r->line, text);
+	}
 	if (bind_policies(ld) < 0)
 		return -1;
 
@@ -1743,18 +1800,33 @@ void zone_lookup(const struct zone *zone, const uint8_t *qname, uint16_t qtype, 
 		out->node = encloser;
 		return;
 	}
+	if (encloser->flags & ZONE_NODE_DNAME) {
+		out->match = ZONE_MATCH_DNAME; /* a DNAME at the apex redirects every name below */
+		out->node = encloser;
+		return;
+	}
 
 	for (unsigned depth = 1; depth <= below; depth++) {
 		const struct zone_node *node = internal_find(in, qname + offsets[below - depth]);
 		if (node == NULL)
 			break;
-		if (node->flags & ZONE_NODE_DELEGATION) {
-			/* The parent side of a cut answers only DS (RFC 4035 3.1.4.1). */
-			bool ds_here = depth == below && qtype == T_DS;
-			out->match = ds_here ? ZONE_MATCH_EXACT : ZONE_MATCH_DELEGATION;
-			out->node = node;
-			out->closest_encloser = node;
-			return;
+		if (node->flags & (ZONE_NODE_DELEGATION | ZONE_NODE_DNAME)) {
+			if (node->flags & ZONE_NODE_DELEGATION) {
+				/* The parent side of a cut answers only DS (RFC 4035 3.1.4.1). */
+				bool ds_here = depth == below && qtype == T_DS;
+				out->match = ds_here ? ZONE_MATCH_EXACT : ZONE_MATCH_DELEGATION;
+				out->node = node;
+				out->closest_encloser = node;
+				return;
+			}
+			if (depth < below) {
+				/* RFC 6672 3.2: a DNAME above qname rewrites it.
+				 * At qname itself it is ordinary data. */
+				out->match = ZONE_MATCH_DNAME;
+				out->node = node;
+				out->closest_encloser = node;
+				return;
+			}
 		}
 		encloser = node;
 		if (depth == below) {
@@ -1779,7 +1851,12 @@ void zone_lookup(const struct zone *zone, const uint8_t *qname, uint16_t qtype, 
 		memcpy(star + 2, encloser->name, len);
 		const struct zone_node *wild = internal_find(in, star);
 		if (wild != NULL) {
-			out->match = ZONE_MATCH_WILDCARD;
+			/* A wildcard that owns NS is a zone cut like any other
+			 * (RFC 4592 4.2): names it covers get its referral, not
+			 * synthesized authoritative data; DS is answered from the
+			 * parent side (knot: both the same). */
+			bool cut = (wild->flags & ZONE_NODE_DELEGATION) && qtype != T_DS; /* DS: parent side, as above */
+			out->match = cut ? ZONE_MATCH_DELEGATION : ZONE_MATCH_WILDCARD;
 			out->node = wild;
 		}
 	}

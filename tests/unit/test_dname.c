@@ -85,6 +85,40 @@ static void test_parent(void **state)
 	assert_null(dname_parent(p));
 }
 
+/* RFC 6672 2.2: the owner suffix is replaced; too long a result is refused. */
+static void test_substitute(void **state)
+{
+	(void)state;
+	uint8_t out[DNAME_MAXLEN];
+	size_t n = dname_substitute(N("\1x\1y\3old" SHOP), N("\3old" SHOP), N("\3new\3net"), out);
+	assert_int_equal(n, 4 + 9);
+	assert_memory_equal(out, "\1x\1y\3new\3net", n);
+	/* to the root */
+	n = dname_substitute(N("\1a" SHOP), N(SHOP), N(""), out);
+	assert_int_equal(n, 3);
+	assert_memory_equal(out, "\1a", 3);
+	/* not strictly below the owner: nothing */
+	assert_int_equal(dname_substitute(N(SHOP), N(SHOP), N(EXAMPLE), out), 0);
+	/* 255 bytes fit, 256 do not */
+	uint8_t name[DNAME_MAXLEN], target[DNAME_MAXLEN];
+	memset(name, 0, sizeof name);
+	for (int i = 0; i < 3; i++) {
+		name[i * 64] = 63;
+		memset(name + i * 64 + 1, 'a', 63);
+	}
+	memcpy(name + 192, SHOP, sizeof(SHOP)); /* 192 + 14 = 206 bytes */
+	memset(target, 0, sizeof target);
+	target[0] = 48;
+	memset(target + 1, 'b', 48);
+	memcpy(target + 49, SHOP, sizeof(SHOP)); /* 49 + 14 = 63 bytes: 192 + 63 = 255 */
+	assert_int_equal(dname_substitute(name, N(SHOP), target, out), 255);
+	assert_int_equal(dname_len(out), 255);
+	target[0] = 49;
+	memset(target + 1, 'b', 49);
+	memcpy(target + 50, SHOP, sizeof(SHOP)); /* one byte more: 256 */
+	assert_int_equal(dname_substitute(name, N(SHOP), target, out), 0);
+}
+
 static void test_wildcard(void **state)
 {
 	(void)state;
@@ -257,6 +291,7 @@ int main(void)
 	    cmocka_unit_test(test_equal),
 	    cmocka_unit_test(test_at_or_below),
 	    cmocka_unit_test(test_parent),
+	    cmocka_unit_test(test_substitute),
 	    cmocka_unit_test(test_wildcard),
 	    cmocka_unit_test(test_hash),
 	    cmocka_unit_test(test_to_text),

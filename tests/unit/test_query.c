@@ -1867,6 +1867,16 @@ static void test_explain(void **state)
 	expect_contains(out, "  answer: eu.cdn.steer.example. 600 IN A 198.51.100.99\n");
 	expect_contains(out, "ttl 20, ecs scope /0\n");
 
+	/* a DNAME above the name: the synthesized CNAME is a link of the chain
+	 * and the rewritten name is steered like any other */
+	assert_int_equal(explain_query(steer, "192.0.2.1", "www.brand.steer.example", NULL, out, sizeof out), 0);
+	expect_contains(out, "www.brand.steer.example.: below the DNAME at brand.steer.example.: CNAME to "
+	                     "www.steer.example., followed\n");
+	expect_contains(out, "storefront: geo continent:EU -> eu-central");
+	expect_contains(out, "  answer: brand.steer.example. 3600 IN DNAME steer.example.\n");
+	expect_contains(out, "  answer: www.brand.steer.example. 3600 IN CNAME www.steer.example.\n");
+	expect_contains(out, "  answer: www.steer.example. 30 IN A 198.51.100.10\n");
+
 	/* NODATA shows the SOA and its negative TTL */
 	assert_int_equal(explain_query(steer, "203.0.113.9", "www.steer.example", "AAAA", out, sizeof out),
 	                 0);

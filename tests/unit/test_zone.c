@@ -243,7 +243,8 @@ static void test_load_rrsets_sorted_and_deduplicated(void **state)
 		assert_true(apex->rrsets[i - 1].type < apex->rrsets[i].type);
 
 	/* www: one duplicate dropped silently, the mixed-case owner merged in,
-	 * and the RRset keeps its first record's TTL (with a warning). */
+	 * and the RRset takes the lowest TTL, here its first record's (with a
+	 * warning for the other). */
 	const struct zone_rrset *a = rrset_at(z, "www.shop.example", T_A);
 	assert_non_null(a);
 	assert_int_equal(a->count, 3);
@@ -965,6 +966,64 @@ static void test_policy_binding_errors(void **state)
 	expect_bind_error(toolong, 1, msg);
 }
 
+/* RFC 6672: a DNAME rewrites the names below it, never the name itself;
+ * data below it is never answered (dropped with a warning), a policy there
+ * is an error, and a DNAME RRset holds one record. */
+static void test_dname_rrsets(void **state)
+{
+	(void)state;
+	char err[1024], expect[1200];
+	const char *path;
+	struct zone_table *t;
+	static const char zone[] = HEAD "old DNAME new\n"
+	                                "old TXT \"kept beside it\"\n"
+	                                "x.old A 192.0.2.7\n"
+	                                "new A 192.0.2.8\n";
+	assert_int_equal(bind_text(zone, NULL, 0, &t, err, sizeof(err), &path), 0);
+	const struct zone *z = zone_table_at(t, 0);
+	const struct zone_node *old = zone_node_find(z, wire("old.shop.example"));
+	assert_non_null(old);
+	assert_true(old->flags & ZONE_NODE_DNAME);
+	assert_false(z->apex->flags & ZONE_NODE_DNAME);
+	assert_non_null(zone_node_rrset(old, T_TXT));
+	snprintf(expect, sizeof(expect),
+	         "%s:7: dropping occluded A at x.old.shop.example.: it is below the DNAME at old.shop.example. "
+	         "(RFC 6672 2.3)",
+	         path);
+	assert_non_null(strstr(warnings, expect));
+	assert_int_equal(zone_node_find(z, wire("x.old.shop.example"))->rrset_count, 0);
+
+	struct zone_lookup r;
+	lookup(z, "old.shop.example", T_A, &r); /* the owner itself: ordinary data */
+	assert_int_equal(r.match, ZONE_MATCH_EXACT);
+	assert_ptr_equal(r.node, old);
+	const char *below[] = {"x.old.shop.example", "y.old.shop.example", "a.b.old.shop.example"};
+	for (size_t i = 0; i < 3; i++) {
+		lookup(z, below[i], T_A, &r);
+		assert_int_equal(r.match, ZONE_MATCH_DNAME);
+		assert_ptr_equal(r.node, old);
+	}
+	lookup(z, "x.new.shop.example", T_A, &r);
+	assert_int_equal(r.match, ZONE_MATCH_NXDOMAIN);
+	zone_table_free(t);
+
+	/* At the apex it rewrites every name below the apex. */
+	assert_int_equal(bind_text(HEAD "@ DNAME example.net.\n", NULL, 0, &t, err, sizeof(err), &path), 0);
+	z = zone_table_at(t, 0);
+	lookup(z, "anything.shop.example", T_A, &r);
+	assert_int_equal(r.match, ZONE_MATCH_DNAME);
+	assert_ptr_equal(r.node, z->apex);
+	lookup(z, "shop.example", T_SOA, &r);
+	assert_int_equal(r.match, ZONE_MATCH_EXACT);
+	zone_table_free(t);
+
+	const struct zone_policy_binding under[] = {{"www.old", POLICY(0), "geosteer.yaml", 9}};
+	assert_int_equal(bind_text(zone, under, 1, &t, err, sizeof(err), &path), -1);
+	assert_string_equal(err, "geosteer.yaml:9: www.old.shop.example. has a policy but is below the DNAME at "
+	                         "old.shop.example., which redirects it");
+	expect_error(HEAD "d DNAME a\nd DNAME b\n", ":6: more than one DNAME at d.shop.example. (RFC 6672 2.4)");
+}
+
 static void test_policy_binding_other_zone(void **state)
 {
 	(void)state;
@@ -1033,6 +1092,29 @@ static struct zone_table *load_named(const char *name, const char *text)
 		fprintf(stderr, "build failed: %s\n", err);
 	assert_int_equal(rc, 0);
 	return t;
+}
+
+/* RFC 2181 5.2: an RRset whose records disagree on the TTL uses the lowest,
+ * wherever it is in the file; each other record is named in a warning. */
+static void test_rrset_ttl_lowest(void **state)
+{
+	(void)state;
+	struct zone_table *t = load_named("ttlmix.zone", "$TTL 3600\n"
+	                                                 "@ SOA ns1 host 1 2 3 4 5\n"
+	                                                 "@ NS ns1\n"
+	                                                 "ns1 A 192.0.2.53\n"
+	                                                 "mix 600 A 192.0.2.1\n"
+	                                                 "mix 300 A 192.0.2.2\n"
+	                                                 "mix 900 A 192.0.2.3\n");
+	const struct zone_rrset *a = rrset_at(shop_zone(t), "mix.shop.example", T_A);
+	assert_non_null(a);
+	assert_int_equal(a->count, 3);
+	assert_int_equal(a->ttl, 300);
+	assert_non_null(strstr(warnings, ":5: TTL 600 of this A record at mix.shop.example. is not the lowest"));
+	assert_non_null(strstr(warnings, ":7: TTL 900 of this A record"));
+	assert_non_null(strstr(warnings, "the RRset uses 300 (RFC 2181 5.2)"));
+	assert_null(strstr(warnings, ":6: TTL"));
+	zone_table_free(t);
 }
 
 /*
@@ -1109,7 +1191,7 @@ static void test_fast_path_matches_ldns(void **state)
 	/* Spot checks of what both agree on. */
 	assert_int_equal(rrset_at(zf, "a.shop.example", T_A)->ttl, 3600);
 	assert_int_equal(rrset_at(zf, "b.shop.example", T_A)->count, 2);
-	assert_int_equal(rrset_at(zf, "b.shop.example", T_A)->ttl, 100);
+	assert_int_equal(rrset_at(zf, "b.shop.example", T_A)->ttl, 50); /* 100 and $TTL 50: the lowest */
 	assert_int_equal(rrset_at(zf, "c.shop.example", T_AAAA)->ttl, 300);
 	assert_int_equal(rrset_at(zf, "e.shop.example", T_AAAA)->ttl, 50);
 	assert_int_equal(rrset_at(zf, "f.shop.example", T_A)->ttl, 3600);
@@ -1141,6 +1223,7 @@ int main(void)
 	    cmocka_unit_test(test_load_summary),
 	    cmocka_unit_test(test_load_types_wire),
 	    cmocka_unit_test(test_load_rrsets_sorted_and_deduplicated),
+	    cmocka_unit_test(test_rrset_ttl_lowest),
 	    cmocka_unit_test(test_load_include_and_origin),
 	    cmocka_unit_test(test_load_empty_non_terminals),
 	    cmocka_unit_test(test_glue_and_occlusion),
@@ -1160,6 +1243,7 @@ int main(void)
 	    cmocka_unit_test(test_policy_bindings),
 	    cmocka_unit_test(test_policy_binding_errors),
 	    cmocka_unit_test(test_policy_binding_other_zone),
+	    cmocka_unit_test(test_dname_rrsets),
 	    cmocka_unit_test(test_fast_path_matches_ldns),
 	    cmocka_unit_test(test_fast_path_errors),
 	};
