@@ -42,13 +42,37 @@ def type_text(code):
     return TYPE_NAMES.get(code, "TYPE%d" % code)
 
 
+def split_labels(text):
+    """Labels of a presentation name as bytes, with RFC 1035 5.1 escapes
+    (\\X for a character, \\DDD for a byte) decoded."""
+    labels, cur, i = [], bytearray(), 0
+    while i < len(text):
+        c = text[i]
+        if c == "\\":
+            if text[i + 1:i + 4].isdigit() and len(text[i + 1:i + 4]) == 3:
+                cur.append(int(text[i + 1:i + 4]))
+                i += 4
+            else:
+                cur += text[i + 1].encode("ascii")
+                i += 2
+        elif c == ".":
+            labels.append(bytes(cur))
+            cur = bytearray()
+            i += 1
+        else:
+            cur += c.encode("ascii")
+            i += 1
+    if cur:
+        labels.append(bytes(cur))
+    return labels
+
+
 def encode_name(text):
-    """Presentation name (case kept) to uncompressed wire form."""
+    """Presentation name (case kept, escapes decoded) to uncompressed wire form."""
     if text in (".", ""):
         return b"\x00"
     out = b""
-    for label in text.rstrip(".").split("."):
-        raw = label.encode("ascii")
+    for raw in split_labels(text):
         if not 0 < len(raw) < 64:
             raise ValueError("bad label in " + text)
         out += bytes([len(raw)]) + raw
@@ -207,12 +231,27 @@ class Reader:
             label = self.data[pos:pos + length]
             if len(label) != length:
                 raise ParseError("label runs past the end")
-            labels.append(label.decode("latin-1"))
+            labels.append(_label_text(label))
             pos += length
         if not jumped:
             self.pos = pos
         text = ".".join(labels) + "."
         return text if keep_case else text.lower()
+
+
+def _label_text(label):
+    """A label in presentation form: "." and "\\" escaped, bytes outside
+    printable ASCII (and space) as \\DDD, so that "a\\.b" and "a.b" differ."""
+    out = []
+    for b in label:
+        c = chr(b)
+        if c in ".\\":
+            out.append("\\" + c)
+        elif 33 <= b <= 126:
+            out.append(c)
+        else:
+            out.append("\\%03d" % b)
+    return "".join(out)
 
 
 def _charstrings(data):
