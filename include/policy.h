@@ -26,6 +26,12 @@
 #include "zone.h"
 
 #define POLICY_MAX_DATACENTERS 64
+/* Load limits (errors with file and line past them): a chain of policies
+ * naming policies at most this deep, and at most this many policies (names
+ * are resolved by a linear search at load: 10,000 policies load in under a
+ * second; a store uses tens). */
+#define POLICY_MAX_DEPTH 256
+#define POLICY_MAX_POLICIES 10000
 
 struct config;
 struct policy_set;

@@ -789,13 +789,21 @@ static int policy_build_node(struct policy_set *set, const struct config *config
 }
 
 /* Depth-first walk computing reach masks; a node met again while on the
- * stack is a cycle, reported as the path around it. */
+ * stack is a cycle, reported as the path around it.  The walk (and every
+ * evaluation after it) recurses once per level, so the depth is bounded
+ * here, before a deep enough chain could overflow the stack: a reload with
+ * 10,000 levels used to kill the running server. */
 enum { POLICY_WHITE, POLICY_GREY, POLICY_BLACK };
 
 static int policy_visit(struct policy_set *set, size_t i, uint8_t *color, uint16_t *stack, size_t depth,
                         char *err, size_t errlen)
 {
 	struct policy_node *n = &set->nodes[i];
+	if (depth >= POLICY_MAX_DEPTH)
+		return policy_fail(err, errlen, set->config_file, n->line,
+		                   "policy '%s' is nested more than %d levels deep (from policy '%s'); "
+		                   "a chain that deep is a mistake",
+		                   n->name, POLICY_MAX_DEPTH, set->nodes[stack[0]].name);
 	color[i] = POLICY_GREY;
 	stack[depth] = (uint16_t)i;
 	uint64_t reach = 0;
@@ -836,6 +844,9 @@ static int policy_build_nodes(struct policy_set *set, const struct config *confi
 {
 	const char *file = set->config_file;
 	size_t count = config->policy_count;
+	if (count > POLICY_MAX_POLICIES)
+		return policy_fail(err, errlen, file, config->policies[POLICY_MAX_POLICIES].line,
+		                   "too many policies: %zu, at most %d", count, POLICY_MAX_POLICIES);
 	set->nodes = policy_arena_alloc(set, (count + 1) * sizeof(*set->nodes));
 	set->latency_tables = policy_arena_alloc(set, (count + 1) * sizeof(*set->latency_tables));
 	if (!set->nodes || !set->latency_tables)
@@ -858,7 +869,7 @@ static int policy_build_nodes(struct policy_set *set, const struct config *confi
 		if (policy_build_node(set, config, i, err, errlen) < 0)
 			return -1;
 	uint8_t *color = calloc(count + 1, 1);
-	uint16_t *stack = calloc(count + 1, sizeof(*stack));
+	uint16_t *stack = calloc(POLICY_MAX_DEPTH, sizeof(*stack));
 	int rc = color && stack ? 0 : FAIL_OOM(set);
 	for (size_t i = 0; rc == 0 && i < count; i++)
 		if (color[i] == POLICY_WHITE)

@@ -1131,6 +1131,65 @@ static void test_build_errors(void **state)
 	}
 }
 
+/* Load limits: a chain of policies deeper than POLICY_MAX_DEPTH and more
+ * than POLICY_MAX_POLICIES policies are errors with the line (a reload with
+ * a 10,000-level chain used to overflow the stack of the running server). */
+static void test_build_limits(void **state)
+{
+	(void)state;
+	enum { N = POLICY_MAX_POLICIES + 1 };
+	static struct config_policy pols[N];
+	static struct config_policy_target tgts[N];
+	static char names[N][16];
+	for (size_t depth = POLICY_MAX_DEPTH; depth <= POLICY_MAX_DEPTH + 1; depth++) {
+		struct tb *t = tb_new(false);
+		tb_store(t);
+		t->zone.record_count = 0;
+		/* p0 -> p1 -> ... -> p(depth-1) -> us-east: depth policies on the chain */
+		for (size_t i = 0; i < depth; i++) {
+			snprintf(names[i], sizeof names[i], "p%zu", i);
+			pols[i] = (struct config_policy){.name = names[i], .line = (int)(100 + i),
+			                                 .kind = CONFIG_POLICY_FAILOVER, .targets = &tgts[i],
+			                                 .target_count = 1};
+		}
+		for (size_t i = 0; i < depth; i++)
+			tgts[i] = (struct config_policy_target){.target = i + 1 < depth ? names[i + 1] : "us-east",
+			                                        .line = (int)(100 + i)};
+		t->cfg.policies = pols;
+		t->cfg.policy_count = depth;
+		if (depth == POLICY_MAX_DEPTH) {
+			tb_build_ok(t);
+			policy_set_free(t->set);
+			t->set = NULL;
+		} else {
+			char want[200];
+			snprintf(want, sizeof want,
+			         "test.yaml:%zu: policy 'p%d' is nested more than %d levels deep (from policy 'p0')",
+			         100 + depth - 1, POLICY_MAX_DEPTH, POLICY_MAX_DEPTH);
+			tb_build_fails(t, want);
+		}
+		tb_free(t);
+	}
+
+	/* one policy too many, each naming a datacenter */
+	struct tb *t = tb_new(false);
+	tb_store(t);
+	t->zone.record_count = 0;
+	for (size_t i = 0; i < N; i++) {
+		snprintf(names[i], sizeof names[i], "p%zu", i);
+		pols[i] = (struct config_policy){.name = names[i], .line = (int)(100 + i), .kind = CONFIG_POLICY_FAILOVER,
+		                                 .targets = &tgts[i], .target_count = 1};
+		tgts[i] = (struct config_policy_target){.target = "us-east", .line = (int)(100 + i)};
+	}
+	t->cfg.policies = pols;
+	t->cfg.policy_count = N;
+	char want[120];
+	snprintf(want, sizeof want, "test.yaml:%d: too many policies: %d, at most %d", 100 + POLICY_MAX_POLICIES, N,
+	         POLICY_MAX_POLICIES);
+	tb_build_fails(t, want);
+	tb_free(t);
+}
+
 static void test_scope(void **state)
 {
 	(void)state;
@@ -1269,6 +1328,7 @@ int main(void)
 	    cmocka_unit_test(test_fence_runtime),
 	    cmocka_unit_test(test_fence_proof),
 	    cmocka_unit_test(test_build_errors),
+	    cmocka_unit_test(test_build_limits),
 	    cmocka_unit_test(test_scope),
 	    cmocka_unit_test(test_explain),
 	    cmocka_unit_test(test_maxmind_fixture),
