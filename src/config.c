@@ -56,6 +56,7 @@
 #endif
 
 #include "dname.h"
+#include "infile.h"
 
 enum schema_type {
 	SCHEMA_SECTION, /* mapping; keys in .sub, stored in the same struct */
@@ -1753,9 +1754,10 @@ int config_load(const char *path, struct config *out, char *err, size_t errlen)
 		config_free(out);
 		return -1;
 	}
-	FILE *f = fopen(path, "rb");
+	char why[128];
+	FILE *f = infile_open(path, why, sizeof why);
 	if (!f) {
-		config_fail(&r, 0, "cannot open: %s", strerror(errno));
+		config_fail(&r, 0, "cannot open: %s", why);
 		config_free(out);
 		return -1;
 	}

@@ -29,6 +29,7 @@
  */
 #include "geoip.h"
 
+#include "infile.h"
 #include "prefix.h"
 
 #include <errno.h>
@@ -464,6 +465,9 @@ int geoip_db_load(const char *path, struct geoip_db **out, char *err, size_t err
 	l.v4_root = UINT32_MAX;
 	*out = NULL;
 
+	char why[128];
+	if (infile_check(path, why, sizeof why) < 0)
+		return geoip_fail(&l, "cannot open the database: %s", why);
 	errno = 0;
 	int status = MMDB_open(path, MMDB_MODE_MMAP, &l.mmdb);
 	if (status != MMDB_SUCCESS) {

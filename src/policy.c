@@ -31,6 +31,7 @@
 #include "dname.h"
 #include "geoip.h"
 #include "health.h"
+#include "infile.h"
 #include "policy_internal.h"
 #include "prefix.h"
 
@@ -522,9 +523,10 @@ static int policy_datacenter_find(const struct policy_set *set, const char *name
 static int policy_load_latency_table(struct policy_set *set, struct policy_latency_table *t, const char *path,
                                      char *err, size_t errlen)
 {
-	FILE *f = fopen(path, "r");
+	char why[128];
+	FILE *f = infile_open(path, why, sizeof why);
 	if (!f) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		snprintf(err, errlen, "%s: %s", path, why);
 		return -1;
 	}
 	struct policy_rtt_line *lines = NULL;

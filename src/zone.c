@@ -48,6 +48,7 @@
 #include <strings.h>
 
 #include "dname.h"
+#include "infile.h"
 #include "log.h"
 
 #define ZONE_INCLUDE_DEPTH_MAX 8
@@ -579,9 +580,11 @@ static size_t fast_parse(const char *start, const char *end, const uint8_t *orig
 	return (size_t)(p + 1 - start);
 }
 
-static int read_whole_file(const char *path, char **out, size_t *len)
+/* On failure returns -1 with the reason in why (errno text, or what kind
+ * of file it is when it is not a regular one). */
+static int read_whole_file(const char *path, char **out, size_t *len, char *why, size_t whylen)
 {
-	FILE *f = fopen(path, "rb");
+	FILE *f = infile_open(path, why, whylen);
 	if (f == NULL)
 		return -1;
 	size_t cap = 65536, n = 0;
@@ -605,7 +608,7 @@ static int read_whole_file(const char *path, char **out, size_t *len)
 	int saved = errno;
 	fclose(f);
 	if (buf == NULL) {
-		errno = saved ? saved : ENOMEM;
+		snprintf(why, whylen, "%s", strerror(saved ? saved : ENOMEM));
 		return -1;
 	}
 	*out = buf;
@@ -736,10 +739,11 @@ static int load_file(struct loader *ld, const char *path, const uint8_t *origin,
 {
 	char *buf = NULL;
 	size_t size = 0;
-	if (read_whole_file(path, &buf, &size) < 0) {
+	char why[128];
+	if (read_whole_file(path, &buf, &size, why, sizeof why) < 0) {
 		if (from != NULL)
-			return fail(ld, "%s:%u: cannot read %s: %s", from, from_line, path, strerror(errno));
-		return fail(ld, "%s: cannot read: %s", path, strerror(errno));
+			return fail(ld, "%s:%u: cannot read %s: %s", from, from_line, path, why);
+		return fail(ld, "%s: cannot read: %s", path, why);
 	}
 	int file = add_file(ld, path);
 	if (file < 0 || size == 0) {

@@ -368,6 +368,11 @@ static void test_missing_file(void **state)
 	assert_int_equal(config_load("/nonexistent/geosteer.yaml", &cfg, err, sizeof(err)), -1);
 	assert_string_equal(err, "/nonexistent/geosteer.yaml: cannot open: No such file or directory");
 	assert_null(cfg.path);
+	/* only regular files: /dev/zero would be read forever, a directory is named as such */
+	assert_int_equal(config_load("/dev/zero", &cfg, err, sizeof(err)), -1);
+	assert_string_equal(err, "/dev/zero: cannot open: not a regular file: a character device");
+	assert_int_equal(config_load("/", &cfg, err, sizeof(err)), -1);
+	assert_string_equal(err, "/: cannot open: not a regular file: a directory");
 }
 
 static void test_error_buffer_small(void **state)

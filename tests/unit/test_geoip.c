@@ -478,8 +478,13 @@ static void test_broken_files(void **state)
 	write_file(path, text, strlen(text));
 	expect_rejected(path, NULL);
 
-	/* A directory. */
-	expect_rejected(tmpdir, NULL);
+	/* A directory, a character device, a FIFO (whose open would block): named as such. */
+	expect_rejected(tmpdir, "not a regular file: a directory");
+	expect_rejected("/dev/zero", "not a regular file: a character device");
+	snprintf(path, sizeof(path), "%s/fifo.mmdb", tmpdir);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	expect_rejected(path, "not a regular file: a FIFO");
+	unlink(path);
 
 	/* Truncated copies of a good database: cut in the data section, in the
 	 * search tree, and just before the metadata marker. */

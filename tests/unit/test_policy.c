@@ -557,6 +557,11 @@ static void test_latency_table(void **state)
 	t->pols[3].latency_table = "tests/unit/policy/missing.txt";
 	tb_build_fails(t, "tests/unit/policy/missing.txt: No such file");
 	tb_free(t);
+	t = tb_new(true);
+	tb_store(t);
+	t->pols[3].latency_table = "/dev/zero"; /* read forever before the check */
+	tb_build_fails(t, "test.yaml:28: policy 'nearest': /dev/zero: not a regular file: a character device");
+	tb_free(t);
 }
 
 /* Datacenter d is probed (policy only looks at check_count). */

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -745,6 +746,23 @@ static void test_error_include(void **state)
 	snprintf(expect, sizeof(expect), "%s:5: cannot read %s: No such file or directory", path,
 	         tmp_path("missing.inc"));
 	assert_string_equal(err, expect);
+
+	/* only regular files are read: /dev/zero never ends, a FIFO would
+	 * block (the include line is named, nothing hangs) */
+	assert_int_equal(load_text(HEAD "$INCLUDE /dev/zero\n", err, sizeof(err), &path), -1);
+	snprintf(expect, sizeof(expect), "%s:5: cannot read /dev/zero: not a regular file: a character device", path);
+	assert_string_equal(err, expect);
+	const char *fifo = tmp_path("fifo.inc");
+	unlink(fifo);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	assert_int_equal(load_text(HEAD "$INCLUDE fifo.inc\n", err, sizeof(err), &path), -1);
+	snprintf(expect, sizeof(expect), "%s:5: cannot read %s: not a regular file: a FIFO", path, fifo);
+	assert_string_equal(err, expect);
+	struct zone_source dev = {"shop.example", "/dev/zero"};
+	struct zone_table *none = NULL;
+	assert_int_equal(build_capture(&dev, 1, &none, err, sizeof(err)), -1);
+	assert_string_equal(err, "/dev/zero: cannot read: not a regular file: a character device");
+	unlink(fifo);
 
 	/* an error inside an included file names that file and its line */
 	const char *inc = write_tmp("bad.inc", "ok A 192.0.2.1\n\nbad AAAA nonsense\n");
