@@ -1677,7 +1677,14 @@ static int config_read_yaml(struct config_reader *r, FILE *f, struct config *out
 	}
 	r->doc = &doc;
 	yaml_node_t *root = yaml_document_get_root_node(&doc);
-	if (root && !node_is_null(root)) {
+	if (!root || node_is_null(root)) {
+		/* Nothing at all (empty, only comments, a bare "---"): most
+		 * likely a file truncated on its way in, and a reload of it
+		 * would stop every zone.  A server meant to serve nothing says
+		 * so with "zones: []". */
+		rc = config_fail(r, 0, "the file has no settings (empty or only comments); "
+		                       "a configuration that serves nothing says \"zones: []\"");
+	} else {
 		if (root->type != YAML_MAPPING_NODE)
 			rc = config_fail(r, node_line(root),
 			                 "the file must be a mapping (server:, zones:), got %s",

@@ -874,6 +874,8 @@ static int server_reload(struct server *s, uint64_t *generation, char *err, size
 	char perr[256];
 	if (probe_apply(&s->loop, &cfg, perr, sizeof(perr)) < 0)
 		log_warn("reload: %s", perr);
+	const struct snapshot *old = snapshot_current(); /* the loop thread publishes: still alive here */
+	size_t old_zones = old != NULL ? zone_table_count(old->zones) : 0;
 	snapshot_publish(snap);
 	server_release_health_slots();
 	stats_reload(true); /* record numbers may have changed: their counts start over */
@@ -881,6 +883,8 @@ static int server_reload(struct server *s, uint64_t *generation, char *err, size
 	server_watch_arm(s); /* the new snapshot may name other files */
 	log_info("reloaded %s: %zu zones, generation %llu", s->config->path, cfg.zone_count,
 	         (unsigned long long)snap->generation);
+	if (cfg.zone_count == 0 && old_zones > 0)
+		log_warn("reload: %s has no zones any more; every query is now REFUSED", s->config->path);
 	*generation = snap->generation;
 	config_free(&cfg);
 	return 0;

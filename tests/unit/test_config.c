@@ -108,8 +108,22 @@ static void test_defaults_empty_file(void **state)
 	(void)state;
 	struct config cfg;
 	char err[512];
-	assert_int_equal(config_load(fixture("empty.yaml"), &cfg, err, sizeof(err)), 0);
-	assert_string_equal(cfg.path, fixture("empty.yaml"));
+	/* A file with nothing in it is refused (a truncated file would stop
+	 * every zone on reload); "zones: []" alone gives every default. */
+	assert_int_equal(config_load(fixture("empty.yaml"), &cfg, err, sizeof(err)), -1);
+	char want[1200];
+	snprintf(want, sizeof want,
+	         "%s: the file has no settings (empty or only comments); a configuration that serves nothing "
+	         "says \"zones: []\"",
+	         fixture("empty.yaml"));
+	assert_string_equal(err, want);
+	const char *nothing[] = {"# only a comment\n", "---\n", "\n\n"};
+	for (size_t i = 0; i < 3; i++) {
+		assert_int_equal(load_text(nothing[i], &cfg, err, sizeof(err)), -1);
+		assert_non_null(strstr(err, ": the file has no settings"));
+	}
+	assert_int_equal(config_load(fixture("defaults.yaml"), &cfg, err, sizeof(err)), 0);
+	assert_string_equal(cfg.path, fixture("defaults.yaml"));
 	assert_int_equal(cfg.listen_count, 2);
 	assert_v4(&cfg.listen[0], "127.0.0.1", 5300);
 	assert_string_equal(cfg.listen[0].text, "127.0.0.1:5300");
