@@ -465,6 +465,22 @@ static int policy_build_datacenters(struct policy_set *set, const struct config 
 
 /* ---- databases ---- */
 
+/* Whether any network of db carries the data its role needs: a country or
+ * continent for geoip.database, a number for geoip.asn_database.  Judged by
+ * content, not by the metadata's database_type, which each vendor names its
+ * own way; an ASN database given as the location database (an easy mix-up
+ * of downloads) would otherwise leave every client "not in the database"
+ * and every residency fence unmatched, without a word. */
+static bool policy_db_has(const struct geoip_db *db, bool asn)
+{
+	for (size_t i = 0; i < db->location_count; i++) {
+		const struct geoip_location *l = &db->locations[i];
+		if (asn ? l->asn != 0 : (l->country[0] != '\0' || l->continent[0] != '\0'))
+			return true;
+	}
+	return false;
+}
+
 static int policy_load_databases(struct policy_set *set, const struct config *config, char *err,
                                  size_t errlen)
 {
@@ -473,6 +489,11 @@ static int policy_load_databases(struct policy_set *set, const struct config *co
 	if (g->database) {
 		if (geoip_db_load(g->database, &set->geo, why, sizeof(why)) < 0)
 			return policy_fail(err, errlen, set->config_file, g->line, "%s", why);
+		if (!policy_db_has(set->geo, false))
+			return policy_fail(err, errlen, set->config_file, g->line,
+			                   "%s: no network in it has a country or continent (database type '%s'); "
+			                   "geoip.database wants a City or Country database",
+			                   g->database, set->geo->database_type);
 		size_t n = set->geo->location_count;
 		set->geo_vec = policy_arena_alloc(set, (n + 1) * sizeof(*set->geo_vec));
 		if (!set->geo_vec)
@@ -483,8 +504,15 @@ static int policy_load_databases(struct policy_set *set, const struct config *co
 				policy_unit_vector(l->latitude, l->longitude, set->geo_vec[i]);
 		}
 	}
-	if (g->asn_database && geoip_db_load(g->asn_database, &set->asn, why, sizeof(why)) < 0)
-		return policy_fail(err, errlen, set->config_file, g->line, "%s", why);
+	if (g->asn_database) {
+		if (geoip_db_load(g->asn_database, &set->asn, why, sizeof(why)) < 0)
+			return policy_fail(err, errlen, set->config_file, g->line, "%s", why);
+		if (!policy_db_has(set->asn, true))
+			return policy_fail(err, errlen, set->config_file, g->line,
+			                   "%s: no network in it has an autonomous system number (database type "
+			                   "'%s'); geoip.asn_database wants an ASN database",
+			                   g->asn_database, set->asn->database_type);
+	}
 	return 0;
 }
 

@@ -1084,6 +1084,14 @@ static void m_many(struct tb *t)
 		tb_dc(t, names[i], 100 + i, NAN, NAN, NULL, "192.0.2.99", NULL, NULL);
 	}
 }
+static void m_wrong_db(struct tb *t)
+{
+	t->cfg.geoip.database = asn_db; /* the ASN download in the City slot */
+}
+static void m_wrong_asn_db(struct tb *t)
+{
+	t->cfg.geoip.asn_database = city_db;
+}
 static void m_selfcycle(struct tb *t)
 {
 	t->tgts[3][2].target = "storefront";
@@ -1191,6 +1199,31 @@ static void test_build_limits(void **state)
 	char want[120];
 	snprintf(want, sizeof want, "test.yaml:%d: too many policies: %d, at most %d", 100 + POLICY_MAX_POLICIES, N,
 	         POLICY_MAX_POLICIES);
+	tb_build_fails(t, want);
+	tb_free(t);
+}
+
+/* A database of the wrong kind in either slot is refused, named, with the line. */
+static void test_wrong_database_kind(void **state)
+{
+	(void)state;
+	char want[1200];
+	struct tb *t = tb_new(true);
+	tb_store(t);
+	m_wrong_db(t);
+	snprintf(want, sizeof want,
+	         "test.yaml:2: %s: no network in it has a country or continent (database type "
+	         "'GeoSteer-Test-City'); geoip.database wants a City or Country database",
+	         asn_db);
+	tb_build_fails(t, want);
+	tb_free(t);
+	t = tb_new(true);
+	tb_store(t);
+	m_wrong_asn_db(t);
+	snprintf(want, sizeof want,
+	         "test.yaml:2: %s: no network in it has an autonomous system number (database type "
+	         "'GeoSteer-Test-City'); geoip.asn_database wants an ASN database",
+	         city_db);
 	tb_build_fails(t, want);
 	tb_free(t);
 }
@@ -1334,6 +1367,7 @@ int main(void)
 	    cmocka_unit_test(test_fence_proof),
 	    cmocka_unit_test(test_build_errors),
 	    cmocka_unit_test(test_build_limits),
+	    cmocka_unit_test(test_wrong_database_kind),
 	    cmocka_unit_test(test_scope),
 	    cmocka_unit_test(test_explain),
 	    cmocka_unit_test(test_maxmind_fixture),
