@@ -647,6 +647,104 @@ static const char *skip_blank(const char *p, const char *end, unsigned *line)
 	return p;
 }
 
+/* A TTL as zone files write it (RFC 1035 plain seconds, or BIND's 1w2d3h4m5s
+ * units), at most 2^31 - 1 (RFC 2181 8).  Returns the end of the token, or
+ * NULL when it is not one. */
+static const char *parse_ttl_token(const char *p, const char *end, uint32_t *out)
+{
+	uint64_t total = 0, n = 0;
+	bool digits = false, any = false;
+	while (p < end && *p != ' ' && *p != '\t' && *p != '\r' && *p != '\n' && *p != ';') {
+		char c = *p++;
+		if (c >= '0' && c <= '9') {
+			n = n * 10 + (uint64_t)(c - '0');
+			digits = true;
+			if (n > UINT32_MAX)
+				return NULL;
+			continue;
+		}
+		uint64_t unit = 0;
+		switch (c | 0x20) {
+		case 'w': unit = 604800; break;
+		case 'd': unit = 86400; break;
+		case 'h': unit = 3600; break;
+		case 'm': unit = 60; break;
+		case 's': unit = 1; break;
+		default: return NULL;
+		}
+		if (!digits)
+			return NULL;
+		total += n * unit;
+		n = 0;
+		digits = false;
+		any = true;
+		if (total > INT32_MAX)
+			return NULL;
+	}
+	if (!digits && !any)
+		return NULL;
+	total += n;
+	if (total > INT32_MAX)
+		return NULL;
+	*out = (uint32_t)total;
+	return p;
+}
+
+/* Only blanks and a comment up to the end of the line. */
+static bool rest_is_blank(const char *p, const char *end)
+{
+	while (p < end && (*p == ' ' || *p == '\t' || *p == '\r'))
+		p++;
+	return p >= end || *p == '\n' || *p == ';';
+}
+
+/*
+ * A line starting with '$' (text, the first non-blank byte ldns read): the
+ * directives RFC 1035 ($ORIGIN, $INCLUDE) and RFC 2308 ($TTL) define, in
+ * full.  ldns skips an unknown directive and ignores what follows $TTL's or
+ * $ORIGIN's argument, and reads "$TTL -1" as 1 or "$TTL abc" as nothing;
+ * each is an error with the line here instead.
+ */
+static int check_directive(struct loader *ld, const char *path, unsigned line, const char *text, const char *end)
+{
+	const char *w = text;
+	while (w < end && *w != ' ' && *w != '\t' && *w != '\r' && *w != '\n' && *w != ';')
+		w++;
+	size_t wlen = (size_t)(w - text);
+	const char *arg = w;
+	while (arg < end && (*arg == ' ' || *arg == '\t'))
+		arg++;
+	if (wlen == 8 && strncasecmp(text, "$INCLUDE", 8) == 0)
+		return 0; /* do_include reads its tokens */
+	if (wlen == 4 && strncasecmp(text, "$TTL", 4) == 0) {
+		uint32_t ttl;
+		const char *after = parse_ttl_token(arg, end, &ttl);
+		if (after == NULL || after == arg) {
+			const char *e = arg;
+			while (e < end && *e != '\n' && *e != '\r' && *e != ';' && e - arg < 40)
+				e++;
+			return fail(ld, "%s:%u: bad $TTL value '%.*s': want seconds (or units such as 1h30m), at most 2147483647",
+			            path, line, (int)(e - arg), arg);
+		}
+		if (!rest_is_blank(after, end))
+			return fail(ld, "%s:%u: $TTL takes one value; the rest of the line is not understood", path, line);
+		return 0;
+	}
+	if (wlen == 7 && strncasecmp(text, "$ORIGIN", 7) == 0) {
+		const char *e = arg;
+		while (e < end && *e != ' ' && *e != '\t' && *e != '\r' && *e != '\n' && *e != ';')
+			e += (*e == '\\' && e + 1 < end) ? 2 : 1;
+		if (e == arg)
+			return fail(ld, "%s:%u: $ORIGIN without a name", path, line);
+		if (!rest_is_blank(e, end))
+			return fail(ld, "%s:%u: $ORIGIN takes one name; the rest of the line is not understood", path,
+			            line);
+		return 0;
+	}
+	return fail(ld, "%s:%u: unknown directive %.*s (zone files know $ORIGIN, $INCLUDE and $TTL)", path, line,
+	            (int)(wlen > 40 ? 40 : wlen), text);
+}
+
 /* One token of an $INCLUDE line: "quoted" or up to blank / comment / EOL. */
 static size_t include_token(const char **pp, const char *end, char *out, size_t outlen)
 {
@@ -822,6 +920,11 @@ static int load_file(struct loader *ld, const char *path, const uint8_t *origin,
 		unsigned rec_line = line;
 		const char *text = skip_blank(buf + start, buf + stop, &rec_line);
 		line += (unsigned)count_newlines(buf + start, (size_t)(stop - start));
+		if (text < buf + stop && *text == '$' && check_directive(ld, path, rec_line, text, buf + stop) < 0) {
+			ldns_rr_free(rr);
+			rc = -1;
+			break;
+		}
 
 		switch (s) {
 		case LDNS_STATUS_OK:

@@ -734,6 +734,41 @@ static void test_error_class_and_syntax(void **state)
 	expect_error(HEAD "m MX ( 10\n  bad..name )\n", ":5: Syntax error, could not parse the RR's rdata");
 }
 
+static struct zone_table *load_named(const char *name, const char *text);
+
+/* Directives are read in full (ldns alone skips an unknown one, and reads
+ * "$TTL -1" as 1 and "$TTL abc" as nothing). */
+static void test_error_directives(void **state)
+{
+	(void)state;
+	expect_error(HEAD "$TTL -1\n", ":5: bad $TTL value '-1': want seconds (or units such as 1h30m), at most "
+	                               "2147483647");
+	expect_error(HEAD "$TTL abc\n", ":5: bad $TTL value 'abc': want seconds (or units such as 1h30m), at most "
+	                                "2147483647");
+	expect_error(HEAD "\n; a comment\n$TTL 2147483648\n",
+	             ":7: bad $TTL value '2147483648': want seconds (or units such as 1h30m), at most 2147483647");
+	expect_error(HEAD "$TTL\n", ":5: bad $TTL value '': want seconds (or units such as 1h30m), at most 2147483647");
+	expect_error(HEAD "$TTL 3600 junk\n", ":5: $TTL takes one value; the rest of the line is not understood");
+	expect_error(HEAD "$ORIGIN a.shop.example. junk\n",
+	             ":5: $ORIGIN takes one name; the rest of the line is not understood");
+	expect_error(HEAD "$FOO bar\n", ":5: unknown directive $FOO (zone files know $ORIGIN, $INCLUDE and $TTL)");
+	expect_error(HEAD "$GENERATE 1-3 h$ A 192.0.2.$\n",
+	             ":5: unknown directive $GENERATE (zone files know $ORIGIN, $INCLUDE and $TTL)");
+
+	/* what is right loads: units, a comment after the value, $ORIGIN with a comment */
+	struct zone_table *t = load_named("dir.zone", HEAD "$TTL 1h30m ; comment\n"
+	                                                "a A 192.0.2.10\n"
+	                                                "$TTL 2147483647\n"
+	                                                "b A 192.0.2.11\n"
+	                                                "$ORIGIN sub.shop.example. ; below\n"
+	                                                "c A 192.0.2.12\n");
+	const struct zone *z = shop_zone(t);
+	assert_int_equal(rrset_at(z, "a.shop.example", T_A)->ttl, 5400);
+	assert_int_equal(rrset_at(z, "b.shop.example", T_A)->ttl, 2147483647);
+	assert_non_null(rrset_at(z, "c.sub.shop.example", T_A));
+	zone_table_free(t);
+}
+
 static void test_error_include(void **state)
 {
 	(void)state;
@@ -1256,6 +1291,7 @@ int main(void)
 	    cmocka_unit_test(test_error_out_of_zone),
 	    cmocka_unit_test(test_error_soa_ns),
 	    cmocka_unit_test(test_error_class_and_syntax),
+	    cmocka_unit_test(test_error_directives),
 	    cmocka_unit_test(test_error_include),
 	    cmocka_unit_test(test_error_table),
 	    cmocka_unit_test(test_policy_bindings),
