@@ -1656,6 +1656,23 @@ static int config_check_names(struct config_reader *r, const struct config *c)
 
 /* ---- the file ---- */
 
+/* The line of a byte offset: libyaml's reader (bad UTF-8, control
+ * characters) reports only the offset, and its mark says line 1. */
+static int config_line_at(FILE *f, size_t offset)
+{
+	int line = 1;
+	if (fseek(f, 0, SEEK_SET) != 0)
+		return line;
+	for (size_t i = 0; i < offset; i++) {
+		int c = getc(f);
+		if (c == EOF)
+			break;
+		if (c == '\n')
+			line++;
+	}
+	return line;
+}
+
 static int config_read_yaml(struct config_reader *r, FILE *f, struct config *out)
 {
 	yaml_parser_t parser;
@@ -1666,12 +1683,13 @@ static int config_read_yaml(struct config_reader *r, FILE *f, struct config *out
 	int rc = 0;
 	if (!yaml_parser_load(&parser, &doc)) {
 		const char *problem = parser.problem ? parser.problem : "cannot parse";
+		int line = (int)parser.problem_mark.line + 1;
+		if (parser.error == YAML_READER_ERROR)
+			line = config_line_at(f, parser.problem_offset);
 		if (parser.context)
-			rc = config_fail(r, (int)parser.problem_mark.line + 1, "YAML syntax error: %s %s",
-			                 problem, parser.context);
+			rc = config_fail(r, line, "YAML syntax error: %s %s", problem, parser.context);
 		else
-			rc = config_fail(r, (int)parser.problem_mark.line + 1, "YAML syntax error: %s",
-			                 problem);
+			rc = config_fail(r, line, "YAML syntax error: %s", problem);
 		yaml_parser_delete(&parser);
 		return rc;
 	}

@@ -1160,7 +1160,8 @@ static int group_rrsets(struct loader *ld)
 	size_t n = ld->rr_count, w = 0, i = 0;
 	char text[DNAME_TEXT_MAXLEN], tname[16];
 
-	qsort(rrs, n, sizeof(*rrs), rr_order);
+	if (n > 0)
+		qsort(rrs, n, sizeof(*rrs), rr_order); /* qsort(NULL, 0) is undefined */
 	while (i < n) {
 		uint32_t node = rrs[i].node;
 		ld->lnodes[node].first_set = (uint32_t)ld->set_count;

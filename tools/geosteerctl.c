@@ -628,14 +628,24 @@ int main(int argc, char **argv)
 	int fd = ctl_connect(path);
 	if (fd < 0)
 		return 2;
-	if (ctl_send_all(fd, line, len) < 0) {
-		fprintf(stderr, "geosteerctl: sending to %s: %s\n", path, strerror(errno));
-		close(fd);
-		return 2;
-	}
+	int send_errno = ctl_send_all(fd, line, len) < 0 ? errno : 0;
 	size_t reply_len = 0;
+	/* A daemon that turns the connection away (too many clients) writes
+	 * why and closes before our command is in: read that, and say it. */
 	char *reply = ctl_read_line(fd, path, &reply_len);
 	close(fd);
+	if (send_errno != 0) {
+		struct ctl_json refusal;
+		if (reply && ctl_json_parse(reply, reply_len, &refusal) == 0) {
+			const char *why = ctl_text(&refusal, "error");
+			fprintf(stderr, "geosteerctl: %s: %s\n", path, why && why[0] ? why : "refused the connection");
+			ctl_json_free(&refusal);
+		} else {
+			fprintf(stderr, "geosteerctl: sending to %s: %s\n", path, strerror(send_errno));
+		}
+		free(reply);
+		return 2;
+	}
 	if (!reply)
 		return 2;
 

@@ -372,6 +372,11 @@ static void test_yaml_syntax_errors(void **state)
 	assert_true(strncmp(err, want, strlen(want)) == 0);
 
 	expect_error("server:\n  workers: 2\n---\nserver: {}\n", 4, "only one YAML document is allowed");
+
+	/* Bytes the YAML reader refuses (bad UTF-8, control characters) are
+	 * named on their own line, not line 1. */
+	expect_error("server:\n  workers: 2\n  nsid: \"\xff\xfe\"\n", 3, "YAML syntax error: invalid leading UTF-8 octet");
+	expect_error("zones: []\n\n# \x01\n", 3, "YAML syntax error: control characters are not allowed");
 }
 
 static void test_missing_file(void **state)

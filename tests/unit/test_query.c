@@ -1903,6 +1903,20 @@ static void test_explain(void **state)
 	assert_int_equal(explain_query(steer, "192.0.2.1", "www.steer.example", "BOGUS", out, sizeof out),
 	                 -1);
 	assert_string_equal(out, "unknown type 'BOGUS'");
+	/* TYPEnnn (RFC 3597) in range is explained as such; past 65535 it is an error, not wrapped */
+	assert_int_equal(explain_query(steer, "192.0.2.1", "www.steer.example", "TYPE65535", out, sizeof out), 0);
+	expect_contains(out, "query www.steer.example. TYPE65535 from 192.0.2.1\n");
+	const char *bad_types[] = {"TYPE99999", "TYPE65536", "TYPE0", "TYPE", "TYPE12x",
+	                           "TYPE184467440737095516160"};
+	for (size_t i = 0; i < sizeof bad_types / sizeof bad_types[0]; i++) {
+		assert_int_equal(explain_query(steer, "192.0.2.1", "www.steer.example", bad_types[i], out, sizeof out),
+		                 -1);
+		char want[120];
+		snprintf(want, sizeof want, "bad type '%s': TYPE takes a number from 1 to 65535", bad_types[i]);
+		if (strcmp(bad_types[i], "TYPE") == 0)
+			snprintf(want, sizeof want, "unknown type 'TYPE'");
+		assert_string_equal(out, want);
+	}
 	assert_int_equal(explain_query(steer, "192.0.2.1", "www.elsewhere.test", NULL, out, sizeof out), -1);
 	assert_string_equal(out, "www.elsewhere.test. is not in any zone served here");
 	assert_int_equal(explain_query(NULL, "192.0.2.1", "www.steer.example", NULL, out, sizeof out), -1);
