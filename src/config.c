@@ -1762,6 +1762,52 @@ static int config_hash_file(FILE *f, char hex[65])
 	return 0;
 }
 
+/*
+ * The deepest [ ] / { } nesting in the file, with the line where it first
+ * passes CONFIG_FLOW_DEPTH_MAX (0 when it never does).  libyaml's parser
+ * takes time growing with the square of that depth (100,000 levels, a
+ * 200 KB file: 30 s on the loop thread that also answers the control
+ * socket and SIGTERM), so a file nested past any sensible configuration is
+ * refused before it is parsed.  Quoted scalars and comments are skipped;
+ * the count is otherwise rough, which a limit this far above real use
+ * allows.
+ */
+#define CONFIG_FLOW_DEPTH_MAX 64
+
+static int config_flow_too_deep(FILE *f)
+{
+	int depth = 0, line = 1, c;
+	char quote = 0;
+	bool comment = false, blank_before = true;
+	while ((c = getc(f)) != EOF) {
+		if (c == '\n') {
+			line++;
+			comment = false;
+			blank_before = true;
+			continue; /* a quoted scalar may span lines */
+		}
+		if (comment)
+			continue;
+		if (quote) {
+			if (c == '\\' && quote == '"')
+				(void)getc(f);
+			else if (c == quote)
+				quote = 0;
+			continue;
+		}
+		if (c == '#' && blank_before)
+			comment = true;
+		else if (c == '"' || c == '\'')
+			quote = (char)c;
+		else if ((c == '[' || c == '{') && ++depth > CONFIG_FLOW_DEPTH_MAX)
+			return line;
+		else if ((c == ']' || c == '}') && depth > 0)
+			depth--;
+		blank_before = c == ' ' || c == '\t';
+	}
+	return 0;
+}
+
 int config_load(const char *path, struct config *out, char *err, size_t errlen)
 {
 	memset(out, 0, sizeof(*out));
@@ -1788,6 +1834,14 @@ int config_load(const char *path, struct config *out, char *err, size_t errlen)
 	}
 	if (config_hash_file(f, out->sha256) < 0) {
 		config_fail(&r, 0, "cannot read: %s", strerror(errno));
+		fclose(f);
+		config_free(out);
+		return -1;
+	}
+	int deep = config_flow_too_deep(f);
+	rewind(f);
+	if (deep > 0) {
+		config_fail(&r, deep, "nested more than %d levels deep", CONFIG_FLOW_DEPTH_MAX);
 		fclose(f);
 		config_free(out);
 		return -1;

@@ -373,6 +373,19 @@ static void test_yaml_syntax_errors(void **state)
 
 	expect_error("server:\n  workers: 2\n---\nserver: {}\n", 4, "only one YAML document is allowed");
 
+	/* Flow nesting past 64 levels is refused before libyaml spends time
+	 * growing with its square; brackets in quotes and comments do not count. */
+	char deep[400];
+	snprintf(deep, sizeof deep, "zones: []\nserver:\n  listen: %.65s%.65s\n",
+	         "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[",
+	         "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]");
+	expect_error(deep, 3, "nested more than 64 levels deep");
+	snprintf(deep, sizeof deep, "zones: []\nserver:\n  nsid: \"%.70s\" # %.70s\n",
+	         "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[",
+	         "{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{");
+	assert_int_equal(load_text(deep, &cfg, err, sizeof(err)), 0);
+	config_free(&cfg);
+
 	/* Bytes the YAML reader refuses (bad UTF-8, control characters) are
 	 * named on their own line, not line 1. */
 	expect_error("server:\n  workers: 2\n  nsid: \"\xff\xfe\"\n", 3, "YAML syntax error: invalid leading UTF-8 octet");
