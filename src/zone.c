@@ -745,6 +745,132 @@ static int check_directive(struct loader *ld, const char *path, unsigned line, c
 	            (int)(wlen > 40 ? 40 : wlen), text);
 }
 
+/* ---- numbers ldns would wrap ----
+ *
+ * ldns reads "MX 70000 mail" as preference 4464 and a TTL of 99999999999
+ * modulo 2^32, without a word.  After ldns has parsed a record, its text is
+ * read again here, token by token, and every TTL and every rdata field
+ * that is a plain 8-, 16- or 32-bit number is checked against its range.
+ * Fields are followed only while each is one token; checking stops at the
+ * first field that may span several (hex, base64, long strings), at RFC
+ * 3597 "\#" rdata, and at the end of the record. */
+
+#define RECORD_TOKENS_MAX 16
+
+/* Splits a record's text into tokens: blanks separate, "( )" and comments
+ * are dropped, a quoted string is one token.  Returns how many (at most
+ * max). */
+static size_t record_tokens(const char *p, const char *end, const char **tok, size_t *len, size_t max)
+{
+	size_t n = 0;
+	while (p < end && n < max) {
+		char c = *p;
+		if (c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '(' || c == ')') {
+			p++;
+			continue;
+		}
+		if (c == ';') {
+			while (p < end && *p != '\n')
+				p++;
+			continue;
+		}
+		const char *t = p;
+		if (c == '"') {
+			for (p++; p < end && *p != '"'; p++)
+				if (*p == '\\' && p + 1 < end)
+					p++;
+			if (p < end)
+				p++;
+		} else {
+			while (p < end && *p != ' ' && *p != '\t' && *p != '\r' && *p != '\n' && *p != '(' &&
+			       *p != ')' && *p != ';')
+				p += (*p == '\\' && p + 1 < end) ? 2 : 1;
+		}
+		tok[n] = t;
+		len[n] = (size_t)(p - t);
+		n++;
+	}
+	return n;
+}
+
+static bool token_is_class(const char *t, size_t n)
+{
+	static const char *const classes[] = {"IN", "CH", "CS", "HS", "NONE", "ANY"};
+	for (size_t i = 0; i < sizeof classes / sizeof classes[0]; i++)
+		if (n == strlen(classes[i]) && strncasecmp(t, classes[i], n) == 0)
+			return true;
+	return n > 5 && strncasecmp(t, "CLASS", 5) == 0;
+}
+
+/* A decimal number of at most max, or -1 (other text is not ours to judge:
+ * ldns accepted it, e.g. a mnemonic). */
+static int token_number_over(const char *t, size_t n, uint64_t max)
+{
+	uint64_t v = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (t[i] < '0' || t[i] > '9')
+			return -1;
+		v = v * 10 + (uint64_t)(t[i] - '0');
+		if (v > max)
+			return 1;
+	}
+	return n > 0 ? 0 : -1;
+}
+
+static int check_numbers(struct loader *ld, const char *path, unsigned line, const char *text, const char *end,
+                         bool owner_given, const ldns_rr *rr)
+{
+	const char *tok[RECORD_TOKENS_MAX];
+	size_t len[RECORD_TOKENS_MAX];
+	size_t n = record_tokens(text, end, tok, len, RECORD_TOKENS_MAX);
+	size_t i = owner_given ? 1 : 0;
+	char tname[16];
+	type_text((uint16_t)ldns_rr_get_type(rr), tname);
+	/* up to two of TTL and class, then the type */
+	for (int k = 0; k < 2 && i < n; k++) {
+		if (tok[i][0] >= '0' && tok[i][0] <= '9') {
+			uint32_t ttl;
+			const char *after = parse_ttl_token(tok[i], tok[i] + len[i], &ttl);
+			if (after != tok[i] + len[i])
+				return fail(ld, "%s:%u: TTL %.*s of this %s record is out of range (at most 2147483647)",
+				            path, line, (int)(len[i] > 30 ? 30 : len[i]), tok[i], tname);
+			i++;
+		} else if (token_is_class(tok[i], len[i])) {
+			i++;
+		}
+	}
+	i++; /* the type */
+	if (i < n && len[i] == 2 && tok[i][0] == '\\' && tok[i][1] == '#')
+		return 0; /* RFC 3597: hex, not fields */
+	const ldns_rr_descriptor *d = ldns_rr_descript(ldns_rr_get_type(rr));
+	if (d == NULL)
+		return 0;
+	size_t fields = ldns_rr_rd_count(rr);
+	for (size_t f = 0; f < fields && i < n; f++, i++) {
+		uint64_t max;
+		switch (ldns_rr_descriptor_field_type(d, f)) {
+		case LDNS_RDF_TYPE_INT8: max = UINT8_MAX; break;
+		case LDNS_RDF_TYPE_INT16: max = UINT16_MAX; break;
+		case LDNS_RDF_TYPE_INT32: max = UINT32_MAX; break;
+		case LDNS_RDF_TYPE_PERIOD: max = UINT32_MAX; break;
+		case LDNS_RDF_TYPE_DNAME:
+		case LDNS_RDF_TYPE_A:
+		case LDNS_RDF_TYPE_AAAA:
+		case LDNS_RDF_TYPE_TAG:
+		case LDNS_RDF_TYPE_ALG:
+		case LDNS_RDF_TYPE_TYPE:
+		case LDNS_RDF_TYPE_STR:
+			continue; /* one token, not a plain number */
+		default:
+			return 0; /* may span tokens: stop here */
+		}
+		if (token_number_over(tok[i], len[i], max) == 1)
+			return fail(ld, "%s:%u: %.*s in this %s record is out of range (at most %llu)", path, line,
+			            (int)(len[i] > 30 ? 30 : len[i]), tok[i], tname, (unsigned long long)max);
+	}
+	return 0;
+}
+
 /* One token of an $INCLUDE line: "quoted" or up to blank / comment / EOL. */
 static size_t include_token(const char **pp, const char *end, char *out, size_t outlen)
 {
@@ -927,10 +1053,15 @@ static int load_file(struct loader *ld, const char *path, const uint8_t *origin,
 		}
 
 		switch (s) {
-		case LDNS_STATUS_OK:
-			rc = add_rr(ld, rr, (uint16_t)file, rec_line);
+		case LDNS_STATUS_OK: {
+			/* the owner is written unless the record's line starts with a blank */
+			bool owner_given = text == buf || text[-1] == '\n';
+			rc = check_numbers(ld, path, rec_line, text, buf + stop, owner_given, rr);
+			if (rc == 0)
+				rc = add_rr(ld, rr, (uint16_t)file, rec_line);
 			ldns_rr_free(rr);
 			break;
+		}
 		case LDNS_STATUS_SYNTAX_ORIGIN:
 		case LDNS_STATUS_SYNTAX_TTL:
 		case LDNS_STATUS_SYNTAX_EMPTY:

@@ -769,6 +769,33 @@ static void test_error_directives(void **state)
 	zone_table_free(t);
 }
 
+/* Numbers ldns would wrap are range-checked against the record's text. */
+static void test_error_number_ranges(void **state)
+{
+	(void)state;
+	expect_error(HEAD "i 4294967296 A 192.0.2.20\n",
+	             ":5: TTL 4294967296 of this A record is out of range (at most 2147483647)");
+	expect_error(HEAD "t 2147483648 IN TXT \"x\"\n",
+	             ":5: TTL 2147483648 of this TXT record is out of range (at most 2147483647)");
+	expect_error(HEAD "@ MX 70000 ns1\n", ":5: 70000 in this MX record is out of range (at most 65535)");
+	expect_error(HEAD "\n_s._tcp SRV 0 ( 0\n 70000 ns1 )\n",
+	             ":6: 70000 in this SRV record is out of range (at most 65535)");
+	expect_error(HEAD "@ CAA 256 issue \"ca.example\"\n", ":5: 256 in this CAA record is out of range (at most 255)");
+	expect_error(HEAD "x 300 IN SOA ns1 hm 4294967296 1 2 3 4\n",
+	             ":5: 4294967296 in this SOA record is out of range (at most 4294967295)");
+	expect_error(HEAD "  MX 65536 ns1\n", ":5: 65536 in this MX record is out of range (at most 65535)");
+	/* the largest values, numbers inside strings, and RFC 3597 rdata load */
+	struct zone_table *t = load_named("ranges.zone", HEAD "@ MX 65535 ns1\n"
+	                                                   "c 2147483647 CAA 255 issue \"x 70000\"\n"
+	                                                   "s SRV 65535 65535 65535 ns1\n"
+	                                                   "u TYPE65280 \\# 2 0102\n"
+	                                                   "txt TXT \"70000\" 99999999999\n");
+	const struct zone *z = shop_zone(t);
+	assert_int_equal(rrset_at(z, "c.shop.example", 257)->ttl, 2147483647);
+	assert_non_null(rrset_at(z, "s.shop.example", 33));
+	zone_table_free(t);
+}
+
 static void test_error_include(void **state)
 {
 	(void)state;
@@ -1198,7 +1225,7 @@ static void test_fast_path_matches_ldns(void **state)
 	    "g A 192.0.2.18",
 	    "G.SUB.shop.example. A 192.0.2.19",
 	    "$ORIGIN shop.example.",
-	    "i 4294967296 A 192.0.2.20", /* declined: ldns wraps it to 0 */
+	    "i 2147483647 A 192.0.2.20", /* declined (10 digits): ldns reads it */
 	    "j 3h A 192.0.2.21",
 	    "k 1000000000 A 192.0.2.22",
 	    "l 999999999 A 192.0.2.23",
@@ -1248,7 +1275,7 @@ static void test_fast_path_matches_ldns(void **state)
 	assert_int_equal(rrset_at(zf, "c.shop.example", T_AAAA)->ttl, 300);
 	assert_int_equal(rrset_at(zf, "e.shop.example", T_AAAA)->ttl, 50);
 	assert_int_equal(rrset_at(zf, "f.shop.example", T_A)->ttl, 3600);
-	assert_int_equal(rrset_at(zf, "i.shop.example", T_A)->ttl, 0);
+	assert_int_equal(rrset_at(zf, "i.shop.example", T_A)->ttl, 2147483647);
 	assert_int_equal(rrset_at(zf, "j.shop.example", T_A)->ttl, 10800);
 	assert_int_equal(rrset_at(zf, "l.shop.example", T_A)->ttl, 999999999);
 	zone_table_free(fast);
@@ -1292,6 +1319,7 @@ int main(void)
 	    cmocka_unit_test(test_error_soa_ns),
 	    cmocka_unit_test(test_error_class_and_syntax),
 	    cmocka_unit_test(test_error_directives),
+	    cmocka_unit_test(test_error_number_ranges),
 	    cmocka_unit_test(test_error_include),
 	    cmocka_unit_test(test_error_table),
 	    cmocka_unit_test(test_policy_bindings),
