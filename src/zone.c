@@ -759,7 +759,7 @@ static int check_directive(struct loader *ld, const char *path, unsigned line, c
 
 /* Splits a record's text into tokens: blanks separate, "( )" and comments
  * are dropped, a quoted string is one token.  Returns how many (at most
- * max). */
+ * max); with tok NULL, only counts them. */
 static size_t record_tokens(const char *p, const char *end, const char **tok, size_t *len, size_t max)
 {
 	size_t n = 0;
@@ -786,8 +786,10 @@ static size_t record_tokens(const char *p, const char *end, const char **tok, si
 			       *p != ')' && *p != ';')
 				p += (*p == '\\' && p + 1 < end) ? 2 : 1;
 		}
-		tok[n] = t;
-		len[n] = (size_t)(p - t);
+		if (tok != NULL) {
+			tok[n] = t;
+			len[n] = (size_t)(p - t);
+		}
 		n++;
 	}
 	return n;
@@ -800,6 +802,17 @@ static bool token_is_class(const char *t, size_t n)
 		if (n == strlen(classes[i]) && strncasecmp(t, classes[i], n) == 0)
 			return true;
 	return n > 5 && strncasecmp(t, "CLASS", 5) == 0;
+}
+
+/* The index of the first rdata token: after the owner (when written), up to
+ * two of TTL (starts with a digit) and class, and the type. */
+static size_t record_rdata_index(const char *const *tok, const size_t *len, size_t n, bool owner_given)
+{
+	size_t i = owner_given ? 1 : 0;
+	for (int k = 0; k < 2 && i < n; k++)
+		if ((tok[i][0] >= '0' && tok[i][0] <= '9') || token_is_class(tok[i], len[i]))
+			i++;
+	return i + 1;
 }
 
 /* A decimal number of at most max, or -1 (other text is not ours to judge:
@@ -817,29 +830,66 @@ static int token_number_over(const char *t, size_t n, uint64_t max)
 	return n > 0 ? 0 : -1;
 }
 
+/*
+ * What ldns forgives in a record's text: an unterminated quoted string, a
+ * parenthesis never closed (which swallows the records after it) or never
+ * opened, and TXT strings it stops reading (past what 65535 bytes of rdata
+ * hold).  Each is an error with the line.
+ */
+static int check_record_text(struct loader *ld, const char *path, unsigned line, const char *text,
+                             const char *end, bool owner_given, const ldns_rr *rr)
+{
+	int depth = 0;
+	bool quoted = false;
+	for (const char *p = text; p < end; p++) {
+		if (quoted) {
+			if (*p == '\\' && p + 1 < end)
+				p++;
+			else if (*p == '"')
+				quoted = false;
+		} else if (*p == ';') {
+			while (p + 1 < end && p[1] != '\n')
+				p++;
+		} else if (*p == '"') {
+			quoted = true;
+		} else if (*p == '(') {
+			depth++;
+		} else if (*p == ')' && --depth < 0) {
+			return fail(ld, "%s:%u: ')' without '('", path, line);
+		}
+	}
+	if (quoted)
+		return fail(ld, "%s:%u: a quoted string is not closed", path, line);
+	if (depth > 0)
+		return fail(ld, "%s:%u: '(' is not closed", path, line);
+	uint16_t type = (uint16_t)ldns_rr_get_type(rr);
+	if (type == 16 /* TXT */ || type == 99 /* SPF */) {
+		size_t tokens = record_tokens(text, end, NULL, NULL, SIZE_MAX);
+		const char *tok[4];
+		size_t len[4];
+		size_t n = record_tokens(text, end, tok, len, 4);
+		if (tokens > record_rdata_index(tok, len, n, owner_given) + ldns_rr_rd_count(rr))
+			return fail(ld, "%s:%u: this TXT record has more strings than its rdata can hold (65535 bytes)",
+			            path, line);
+	}
+	return 0;
+}
+
 static int check_numbers(struct loader *ld, const char *path, unsigned line, const char *text, const char *end,
                          bool owner_given, const ldns_rr *rr)
 {
 	const char *tok[RECORD_TOKENS_MAX];
 	size_t len[RECORD_TOKENS_MAX];
 	size_t n = record_tokens(text, end, tok, len, RECORD_TOKENS_MAX);
-	size_t i = owner_given ? 1 : 0;
+	size_t i = record_rdata_index(tok, len, n, owner_given);
 	char tname[16];
 	type_text((uint16_t)ldns_rr_get_type(rr), tname);
-	/* up to two of TTL and class, then the type */
-	for (int k = 0; k < 2 && i < n; k++) {
-		if (tok[i][0] >= '0' && tok[i][0] <= '9') {
-			uint32_t ttl;
-			const char *after = parse_ttl_token(tok[i], tok[i] + len[i], &ttl);
-			if (after != tok[i] + len[i])
-				return fail(ld, "%s:%u: TTL %.*s of this %s record is out of range (at most 2147483647)",
-				            path, line, (int)(len[i] > 30 ? 30 : len[i]), tok[i], tname);
-			i++;
-		} else if (token_is_class(tok[i], len[i])) {
-			i++;
-		}
+	for (size_t k = owner_given ? 1 : 0; k + 1 < i && k < n; k++) {
+		uint32_t ttl;
+		if (tok[k][0] >= '0' && tok[k][0] <= '9' && parse_ttl_token(tok[k], tok[k] + len[k], &ttl) != tok[k] + len[k])
+			return fail(ld, "%s:%u: TTL %.*s of this %s record is out of range (at most 2147483647)", path,
+			            line, (int)(len[k] > 30 ? 30 : len[k]), tok[k], tname);
 	}
-	i++; /* the type */
 	if (i < n && len[i] == 2 && tok[i][0] == '\\' && tok[i][1] == '#')
 		return 0; /* RFC 3597: hex, not fields */
 	const ldns_rr_descriptor *d = ldns_rr_descript(ldns_rr_get_type(rr));
@@ -974,6 +1024,21 @@ static int load_file(struct loader *ld, const char *path, const uint8_t *origin,
 		free(buf);
 		return file < 0 ? -1 : 0;
 	}
+	/* Text only: ldns drops a line of binary quietly (and a NUL ends
+	 * what it reads of a line), and a file with CR-only line ends reads
+	 * as one long line.  Bytes are written as \DDD escapes instead. */
+	for (size_t i = 0; i < size; i++) {
+		unsigned char c = (unsigned char)buf[i];
+		bool bare_cr = c == '\r' && (i + 1 == size || buf[i + 1] != '\n');
+		if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f || bare_cr) {
+			unsigned at = 1 + (unsigned)count_newlines(buf, i);
+			free(buf);
+			if (bare_cr)
+				return fail(ld, "%s:%u: a carriage return without a line feed (line ends must be LF or CRLF)",
+				            path, at);
+			return fail(ld, "%s:%u: control byte 0x%02x: not a text file? (write bytes as \\DDD)", path, at, c);
+		}
+	}
 	FILE *fp = fmemopen(buf, size, "r");
 	if (fp == NULL) {
 		free(buf);
@@ -1056,7 +1121,9 @@ static int load_file(struct loader *ld, const char *path, const uint8_t *origin,
 		case LDNS_STATUS_OK: {
 			/* the owner is written unless the record's line starts with a blank */
 			bool owner_given = text == buf || text[-1] == '\n';
-			rc = check_numbers(ld, path, rec_line, text, buf + stop, owner_given, rr);
+			rc = check_record_text(ld, path, rec_line, text, buf + stop, owner_given, rr);
+			if (rc == 0)
+				rc = check_numbers(ld, path, rec_line, text, buf + stop, owner_given, rr);
 			if (rc == 0)
 				rc = add_rr(ld, rr, (uint16_t)file, rec_line);
 			ldns_rr_free(rr);

@@ -666,6 +666,7 @@ static int load_text(const char *text, char *err, size_t errlen, const char **pa
 }
 
 #define HEAD "$ORIGIN shop.example.\n@ 3600 IN SOA ns1 hm 1 2 3 4 5\n  NS ns1\nns1 A 192.0.2.1\n"
+#define HEAD_LEN_MAX 128
 
 static void expect_error(const char *text, const char *fmt_after_path)
 {
@@ -793,6 +794,37 @@ static void test_error_number_ranges(void **state)
 	const struct zone *z = shop_zone(t);
 	assert_int_equal(rrset_at(z, "c.shop.example", 257)->ttl, 2147483647);
 	assert_non_null(rrset_at(z, "s.shop.example", 33));
+	zone_table_free(t);
+}
+
+/* What ldns forgives in a record's text or a file's bytes is an error here. */
+static void test_error_record_text(void **state)
+{
+	(void)state;
+	expect_error(HEAD "www TXT \"abc\nnext A 192.0.2.7\n", ":5: a quoted string is not closed");
+	expect_error(HEAD "www TXT ( \"abc\"\nnext A 192.0.2.7\n", ":5: '(' is not closed");
+	expect_error(HEAD "www TXT \"abc\" )\n", ":5: ')' without '('");
+	expect_error(HEAD "ok A 192.0.2.8\n\xff\xfe\x01 garbage\nnext A 192.0.2.7\n",
+	             ":6: control byte 0x01: not a text file? (write bytes as \\DDD)");
+	expect_error("$ORIGIN shop.example.\r@ 3600 IN SOA ns1 hm 1 2 3 4 5\r",
+	             ":1: a carriage return without a line feed (line ends must be LF or CRLF)");
+	static char big[HEAD_LEN_MAX + 300 * 258 + 64];
+	size_t n = (size_t)snprintf(big, sizeof big, "%swww TXT", HEAD);
+	for (int i = 0; i < 300; i++) {
+		big[n++] = ' ';
+		big[n++] = '"';
+		memset(big + n, 'a', 255);
+		n += 255;
+		big[n++] = '"';
+	}
+	snprintf(big + n, sizeof big - n, "\n");
+	expect_error(big, ":5: this TXT record has more strings than its rdata can hold (65535 bytes)");
+	/* what is right loads: CRLF, tabs, parentheses and quotes across lines, ";" in a string */
+	struct zone_table *t = load_named("text.zone", HEAD "m\tTXT ( \"a;b\"\r\n  \"c)\" ) ; done\r\n"
+	                                                  "q TXT \"x\\\"y\"\n");
+	const struct zone_rrset *txt = rrset_at(shop_zone(t), "m.shop.example", T_TXT);
+	assert_non_null(txt);
+	assert_int_equal(txt->rdata[0].len, 4 + 3);
 	zone_table_free(t);
 }
 
@@ -1320,6 +1352,7 @@ int main(void)
 	    cmocka_unit_test(test_error_class_and_syntax),
 	    cmocka_unit_test(test_error_directives),
 	    cmocka_unit_test(test_error_number_ranges),
+	    cmocka_unit_test(test_error_record_text),
 	    cmocka_unit_test(test_error_include),
 	    cmocka_unit_test(test_error_table),
 	    cmocka_unit_test(test_policy_bindings),
