@@ -41,6 +41,8 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <libgen.h>
+#include <limits.h>
 #include <math.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -49,6 +51,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/un.h>
 #include <unistd.h>
 #include <yaml.h>
 #ifdef GEOSTEER_TLS
@@ -1630,6 +1633,29 @@ static int finish_check(struct config_reader *r, const struct schema_item *items
 }
 
 /* Targets name a datacenter or a policy: one name must not be both. */
+/* The control socket's path (given, or run/geosteerd.sock beside the file,
+ * as server.c makes it) must fit a Unix socket address; --check says so
+ * rather than the start failing later. */
+static int config_check_control(struct config_reader *r, const struct config *c)
+{
+	size_t max = sizeof(((struct sockaddr_un *)0)->sun_path) - 1;
+	if (c->control != NULL) {
+		if (strlen(c->control) > max)
+			return config_fail(r, 0, "control in server: the path is %zu bytes, longer than a Unix socket "
+			                         "path can be (%zu)",
+			                   strlen(c->control), max);
+		return 0;
+	}
+	char copy[PATH_MAX], path[PATH_MAX + 32];
+	snprintf(copy, sizeof copy, "%s", c->path);
+	snprintf(path, sizeof path, "%s/run/geosteerd.sock", dirname(copy));
+	if (strlen(path) > max)
+		return config_fail(r, 0, "the control socket's default path %s is longer than a Unix socket path can "
+		                         "be (%zu bytes); set server.control",
+		                   path, max);
+	return 0;
+}
+
 static int config_check_names(struct config_reader *r, const struct config *c)
 {
 	for (size_t i = 0; i < c->datacenter_count; i++) {
@@ -1711,6 +1737,8 @@ static int config_read_yaml(struct config_reader *r, FILE *f, struct config *out
 			rc = schema_read_map(r, schema_top, out, root, "at top level", NULL);
 		if (rc == 0)
 			rc = config_check_names(r, out);
+		if (rc == 0)
+			rc = config_check_control(r, out);
 	}
 	if (rc == 0 && root) {
 		/* A second document would be silently ignored: refuse it. */

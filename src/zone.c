@@ -1965,9 +1965,14 @@ int zone_table_build(const struct zone_source *sources, size_t count, struct zon
 	for (size_t z = 0; z < count; z++) {
 		uint8_t origin[DNAME_MAXLEN];
 		int olen = dname_from_text(sources[z].origin, origin);
+		/* Both mistakes are in the configuration: name its line when known. */
+		char where[PATH_MAX + 16];
+		if (sources[z].config_file != NULL && sources[z].config_line > 0)
+			snprintf(where, sizeof where, "%s:%d", sources[z].config_file, sources[z].config_line);
+		else
+			snprintf(where, sizeof where, "%s", sources[z].file);
 		if (olen < 0) {
-			snprintf(err, errlen, "%s: invalid zone origin '%s'", sources[z].file,
-			         sources[z].origin);
+			snprintf(err, errlen, "%s: invalid zone origin '%s'", where, sources[z].origin);
 			zone_table_free(t);
 			return -1;
 		}
@@ -1978,8 +1983,8 @@ int zone_table_build(const struct zone_source *sources, size_t count, struct zon
 			if (t->slots[i].hash == h && dname_equal(other->origin, origin)) {
 				char text[DNAME_TEXT_MAXLEN];
 				name_text(origin, text);
-				snprintf(err, errlen, "%s: zone %s is already loaded from %s",
-				         sources[z].file, text, other->file);
+				snprintf(err, errlen, "%s: zone %s is configured twice (first from %s)", where, text,
+				         other->file);
 				zone_table_free(t);
 				return -1;
 			}

@@ -386,6 +386,13 @@ static void test_yaml_syntax_errors(void **state)
 	assert_int_equal(load_text(deep, &cfg, err, sizeof(err)), 0);
 	config_free(&cfg);
 
+	/* A control socket path longer than a Unix socket address holds is
+	 * found by --check, not by the start. */
+	char longpath[300];
+	snprintf(longpath, sizeof longpath, "zones: []\nserver:\n  control: /tmp/%0120d.sock\n", 0);
+	assert_int_equal(load_text(longpath, &cfg, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, ": control in server: the path is 130 bytes, longer than a Unix socket path can be (107)"));
+
 	/* Bytes the YAML reader refuses (bad UTF-8, control characters) are
 	 * named on their own line, not line 1. */
 	expect_error("server:\n  workers: 2\n  nsid: \"\xff\xfe\"\n", 3, "YAML syntax error: invalid leading UTF-8 octet");

@@ -892,13 +892,25 @@ static void test_error_table(void **state)
 	struct zone_source two[] = {{"shop.example", a}, {"Shop.Example.", a}};
 	assert_int_equal(build_capture(two, 2, &t, err, sizeof(err)), -1);
 	assert_null(t);
-	snprintf(expect, sizeof(expect), "%s: zone shop.example. is already loaded from %s", a, a);
+	snprintf(expect, sizeof(expect), "%s: zone shop.example. is configured twice (first from %s)", a, a);
 	assert_string_equal(err, expect);
 
 	struct zone_source bad[] = {{"shop..example", a}};
 	assert_int_equal(build_capture(bad, 1, &t, err, sizeof(err)), -1);
 	snprintf(expect, sizeof(expect), "%s: invalid zone origin 'shop..example'", a);
 	assert_string_equal(err, expect);
+
+	/* With the configuration's place known, that is what is named: the
+	 * mistake is in the YAML, not in the zone file. */
+	two[1].config_file = "geosteer.yaml";
+	two[1].config_line = 14;
+	assert_int_equal(build_capture(two, 2, &t, err, sizeof(err)), -1);
+	snprintf(expect, sizeof(expect), "geosteer.yaml:14: zone shop.example. is configured twice (first from %s)", a);
+	assert_string_equal(err, expect);
+	bad[0].config_file = "geosteer.yaml";
+	bad[0].config_line = 9;
+	assert_int_equal(build_capture(bad, 1, &t, err, sizeof(err)), -1);
+	assert_string_equal(err, "geosteer.yaml:9: invalid zone origin 'shop..example'");
 
 	char nope[1024];
 	snprintf(nope, sizeof(nope), "%s", tmp_path("nope.zone"));
