@@ -48,12 +48,19 @@ void log_msg(enum log_level level, const char *fmt, ...)
 
 	va_list ap;
 	va_start(ap, fmt);
+	size_t text = len;
 	n = vsnprintf(line + len, sizeof(line) - len, fmt, ap);
 	va_end(ap);
 	if (n > 0)
 		len += (size_t)n;
 	if (len > sizeof(line) - 2)
 		len = sizeof(line) - 2; /* truncated: keep room for the newline */
+	/* One event, one line: a CR, LF or other control byte that came from
+	 * input (a name, a host in a config) is shown as '?', so it cannot
+	 * split the line or forge another. */
+	for (size_t i = text; i < len; i++)
+		if ((unsigned char)line[i] < 0x20 || line[i] == 0x7f)
+			line[i] = '?';
 	line[len++] = '\n';
 	line[len] = '\0';
 	fputs(line, stderr);
