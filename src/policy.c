@@ -481,19 +481,30 @@ static bool policy_db_has(const struct geoip_db *db, bool asn)
 	return false;
 }
 
+/* Loads one database and checks it has what its role needs (a location
+ * database: countries or continents; an ASN database: AS numbers). */
+static int policy_load_db(struct policy_set *set, int line, const char *path, bool asn, struct geoip_db **out,
+                          char *err, size_t errlen)
+{
+	char why[512];
+	if (geoip_db_load(path, out, why, sizeof(why)) < 0)
+		return policy_fail(err, errlen, set->config_file, line, "%s", why);
+	if (!policy_db_has(*out, asn))
+		return policy_fail(err, errlen, set->config_file, line,
+		                   "%s: no network in it has %s (database type '%s'); %s wants %s", path,
+		                   asn ? "an autonomous system number" : "a country or continent", (*out)->database_type,
+		                   asn ? "geoip.asn_database" : "geoip.database",
+		                   asn ? "an ASN database" : "a City or Country database");
+	return 0;
+}
+
 static int policy_load_databases(struct policy_set *set, const struct config *config, char *err,
                                  size_t errlen)
 {
-	char why[512];
 	const struct config_geoip *g = &config->geoip;
 	if (g->database) {
-		if (geoip_db_load(g->database, &set->geo, why, sizeof(why)) < 0)
-			return policy_fail(err, errlen, set->config_file, g->line, "%s", why);
-		if (!policy_db_has(set->geo, false))
-			return policy_fail(err, errlen, set->config_file, g->line,
-			                   "%s: no network in it has a country or continent (database type '%s'); "
-			                   "geoip.database wants a City or Country database",
-			                   g->database, set->geo->database_type);
+		if (policy_load_db(set, g->line, g->database, false, &set->geo, err, errlen) < 0)
+			return -1;
 		size_t n = set->geo->location_count;
 		set->geo_vec = policy_arena_alloc(set, (n + 1) * sizeof(*set->geo_vec));
 		if (!set->geo_vec)
@@ -504,15 +515,8 @@ static int policy_load_databases(struct policy_set *set, const struct config *co
 				policy_unit_vector(l->latitude, l->longitude, set->geo_vec[i]);
 		}
 	}
-	if (g->asn_database) {
-		if (geoip_db_load(g->asn_database, &set->asn, why, sizeof(why)) < 0)
-			return policy_fail(err, errlen, set->config_file, g->line, "%s", why);
-		if (!policy_db_has(set->asn, true))
-			return policy_fail(err, errlen, set->config_file, g->line,
-			                   "%s: no network in it has an autonomous system number (database type "
-			                   "'%s'); geoip.asn_database wants an ASN database",
-			                   g->asn_database, set->asn->database_type);
-	}
+	if (g->asn_database && policy_load_db(set, g->line, g->asn_database, true, &set->asn, err, errlen) < 0)
+		return -1;
 	return 0;
 }
 

@@ -930,6 +930,21 @@ static void test_badvers(void **state)
 	reply_free(r);
 }
 
+/* Settings with a 255-byte NSID, the most an OPT can be asked to carry. */
+static struct query_settings long_nsid_settings(void)
+{
+	static uint8_t nsid[255];
+	memset(nsid, 'n', sizeof nsid);
+	return (struct query_settings){nsid, 255, 1232};
+}
+
+/* Three 63-byte labels (192 bytes in wire form) in front of tail. */
+static void three_long_labels(char *out, size_t outlen, const char *tail)
+{
+	const char *l63 = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.";
+	snprintf(out, outlen, "%s%s%s%s", l63, l63, l63, tail);
+}
+
 static void test_nsid(void **state)
 {
 	(void)state;
@@ -959,14 +974,9 @@ static void test_nsid(void **state)
 
 	/* A 255-byte NSID: kept while question + OPT fit 512 bytes (the
 	 * SOA then no longer fits: TC, OPT and NSID still there)... */
-	static uint8_t long_nsid[255];
-	memset(long_nsid, 'n', sizeof long_nsid);
-	struct query_settings big = {long_nsid, 255, 1232};
-	const char *l63 = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.";
-	char longname[300] = "";
-	for (int i = 0; i < 3; i++)
-		strcat(longname, l63);
-	strcat(longname, "example.com");
+	struct query_settings big = long_nsid_settings();
+	char longname[300];
+	three_long_labels(longname, sizeof longname, "example.com");
 	e.udp_size = 512;
 	build(&req, longname, WIRE_TYPE_A, WIRE_CLASS_IN, 0, &e);
 	r = ask_raw(table, &big, QUERY_UDP, req.buf, req.len);
@@ -976,10 +986,7 @@ static void test_nsid(void **state)
 	reply_free(r);
 
 	/* ...and dropped when a 255-byte question leaves no room for it. */
-	strcpy(longname, "");
-	for (int i = 0; i < 3; i++)
-		strcat(longname, l63);
-	strcat(longname, "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb.example.com");
+	three_long_labels(longname, sizeof longname, "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb.example.com");
 	build(&req, longname, WIRE_TYPE_A, WIRE_CLASS_IN, 0, &e);
 	assert_int_equal(req.len, WIRE_HEADER_LEN + 255 + 4 + 11 + 4);
 	r = ask_raw(table, &big, QUERY_UDP, req.buf, req.len);
@@ -1065,14 +1072,9 @@ static void test_refused(void **state)
 
 	/* A reply whose OPT, with a 255-byte NSID, fills 512 bytes to within
 	 * 3 bytes: the EDE (6) is what is left out, the rest is intact. */
-	static uint8_t long_nsid[255];
-	memset(long_nsid, 'n', sizeof long_nsid);
-	struct query_settings big = {long_nsid, 255, 1232};
-	const char *l63 = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.";
-	char name[300] = "";
-	for (int i = 0; i < 3; i++)
-		strcat(name, l63);
-	strcat(name, "ccccccccccccccccc.example.org"); /* 223 bytes in wire form */
+	struct query_settings big = long_nsid_settings();
+	char name[300];
+	three_long_labels(name, sizeof name, "ccccccccccccccccc.example.org"); /* 223 bytes in wire form */
 	struct edns e = edns_default;
 	e.nsid = true;
 	e.udp_size = 512;
@@ -1086,10 +1088,7 @@ static void test_refused(void **state)
 	assert_null(opt_option(r, WIRE_EDNS_EDE, &len));
 	reply_free(r);
 	/* One label shorter, it fits and is sent. */
-	strcpy(name, "");
-	for (int i = 0; i < 3; i++)
-		strcat(name, l63);
-	strcat(name, "example.org");
+	three_long_labels(name, sizeof name, "example.org");
 	build(&req, name, WIRE_TYPE_A, WIRE_CLASS_IN, 0, &e);
 	r = ask_raw(table, &big, QUERY_UDP, req.buf, req.len);
 	assert_int_equal(r->len, WIRE_HEADER_LEN + 205 + 4 + 11 + 4 + 255 + WIRE_EDE_OPTION_LEN);
