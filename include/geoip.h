@@ -53,6 +53,18 @@ void geoip_db_free(struct geoip_db *db);
  */
 int geoip_client_normalize(int family, const uint8_t *addr, uint8_t *out);
 
+/*
+ * Adds the IPv6 ranges geoip_client_normalize turns into IPv4 to a builder
+ * of an IPv6 tree keyed by client address, with a value of their own.  Any
+ * tree a normalized client is looked up in needs them: left out, the scope
+ * of a wider IPv6 prefix (a rule for 2000::/3) would reach over 2002::/16,
+ * whose clients are looked up, and answered, by their IPv4 address, and a
+ * resolver caching by scope would hand them the wrong answer.  Lookups
+ * landing on value treat it as no match.  -1 when out of memory.
+ */
+struct prefix_builder;
+int geoip_add_ipv4_ranges(struct prefix_builder *v6, uint32_t value);
+
 /* The location of addr (normalized form) or NULL when the database has no
  * entry; *scope gets the prefix length over which the answer is constant
  * (in the address family's own bits). */

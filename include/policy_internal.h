@@ -25,6 +25,10 @@
 #include "policy.h"
 #include "prefix.h"
 
+/* Value of the IPv4-embedding ranges in the IPv6 net: and latency-table
+ * trees (geoip_add_ipv4_ranges); never a branch or a row. */
+#define POLICY_NET_IPV4_RANGE (PREFIX_NO_VALUE - 1)
+
 /* ---- geo keys (policy `geo:` keys and residency `clients:` terms) ---- */
 
 enum policy_key_kind {

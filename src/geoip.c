@@ -429,7 +429,7 @@ static int geoip_walk_v4_in_v6(struct geoip_loader *l)
  * IPv4 addresses.  Lookups that land here (only un-normalized ones) get NULL.
  * The walk does the same for every other alias it skips (Teredo).
  */
-static int geoip_mark_ipv4_ranges(struct geoip_loader *l)
+int geoip_add_ipv4_ranges(struct prefix_builder *v6, uint32_t value)
 {
 	static const struct {
 		uint8_t addr[16];
@@ -441,8 +441,15 @@ static int geoip_mark_ipv4_ranges(struct geoip_loader *l)
 	    {{0x00, 0x64, 0xff, 0x9b}, 96},                   /* NAT64 */
 	};
 	for (size_t i = 0; i < sizeof(ranges) / sizeof(ranges[0]); i++)
-		if (prefix_builder_add(l->v6, ranges[i].addr, ranges[i].plen, GEOIP_IPV4_RANGE) < 0)
-			return geoip_fail(l, "out of memory");
+		if (prefix_builder_add(v6, ranges[i].addr, ranges[i].plen, value) < 0)
+			return -1;
+	return 0;
+}
+
+static int geoip_mark_ipv4_ranges(struct geoip_loader *l)
+{
+	if (geoip_add_ipv4_ranges(l->v6, GEOIP_IPV4_RANGE) < 0)
+		return geoip_fail(l, "out of memory");
 	return 0;
 }
 

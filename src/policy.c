@@ -342,6 +342,8 @@ int policy_matcher_build(struct policy_set *set, struct policy_matcher *m, const
 		}
 		}
 	}
+	if (b[1] && geoip_add_ipv4_ranges(b[1], POLICY_NET_IPV4_RANGE) < 0)
+		goto fail; /* see geoip_add_ipv4_ranges: scopes must not reach over them */
 	for (int f = 0; f < 2; f++) {
 		if (!b[f])
 			continue;
@@ -654,6 +656,10 @@ static int policy_load_latency_table(struct policy_set *set, struct policy_laten
 		i = j;
 	}
 	t->row_start[t->row_count] = (uint32_t)nrtt;
+	if (b[1] && geoip_add_ipv4_ranges(b[1], POLICY_NET_IPV4_RANGE) < 0) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		goto out;
+	}
 	for (int fam = 0; fam < 2; fam++) {
 		if (!b[fam])
 			continue;

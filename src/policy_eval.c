@@ -201,7 +201,7 @@ static uint32_t policy_net_lookup(struct policy_eval *ev, struct prefix_tree *co
 	uint8_t scope = 0;
 	uint32_t v = prefix_tree_lookup(t, ev->addr, &scope);
 	policy_consult(ev, scope);
-	return v;
+	return v == POLICY_NET_IPV4_RANGE ? PREFIX_NO_VALUE : v; /* only un-normalized clients land there */
 }
 
 /* The branch of a matcher that the client takes, most specific first; -1

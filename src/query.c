@@ -385,8 +385,9 @@ static bool query_has_additional(uint16_t type)
 	       type == WIRE_TYPE_HTTPS;
 }
 
-/* RFC 2308: the zone's SOA in authority, TTL min(SOA TTL, MINIMUM). */
-static void query_put_negative(struct query_ctx *ctx)
+/* RFC 2308: the zone's SOA in authority, TTL min(SOA TTL, MINIMUM), and
+ * never more than ttl_cap. */
+static void query_put_negative_capped(struct query_ctx *ctx, uint32_t ttl_cap)
 {
 	const struct zone *zone = ctx->zone;
 
@@ -394,7 +395,13 @@ static void query_put_negative(struct query_ctx *ctx)
 		return;
 	struct zone_rrset one = *zone->soa;
 	one.count = 1;
-	query_put_required(ctx, WIRE_SECTION_AUTHORITY, zone->origin, &one, zone->negative_ttl);
+	uint32_t ttl = zone->negative_ttl < ttl_cap ? zone->negative_ttl : ttl_cap;
+	query_put_required(ctx, WIRE_SECTION_AUTHORITY, zone->origin, &one, ttl);
+}
+
+static void query_put_negative(struct query_ctx *ctx)
+{
+	query_put_negative_capped(ctx, UINT32_MAX);
 }
 
 /*
@@ -507,8 +514,14 @@ static void query_resolve(struct query_ctx *ctx, const uint8_t *qname, uint16_t 
 			/* RFC 8482: ANY gets one RRset; AAAA when there is no A. */
 			if (n == 0 && qtype == WIRE_TYPE_ANY)
 				n = query_put_policy_addresses(ctx, name, WIRE_TYPE_AAAA, &c.answer);
+			/* NODATA, as for static names, but the "no such
+			 * address" is this policy's answer, for this client and
+			 * this health: cached no longer than its records would
+			 * be (down_ttl while degraded), or a datacenter without
+			 * IPv6 chosen during a failover would keep dual-stack
+			 * clients off IPv6 for the SOA's negative TTL after it. */
 			if (n == 0)
-				query_put_negative(ctx); /* NODATA, as for static names */
+				query_put_negative_capped(ctx, c.answer.ttl);
 			return;
 		}
 		if (c.rrset == NULL || c.rrset->count == 0) {

@@ -1262,6 +1262,28 @@ static void test_scope(void **state)
 	assert_int_equal(a.scope, 0);
 	tb_free(t);
 
+	/* A wide IPv6 rule: its scope never reaches over the ranges looked up
+	 * by their IPv4 address (here 2002::/16, 6to4), or a resolver caching
+	 * by scope would give a 6to4 client in 198.18.0.0/24 this answer. */
+	t = tb_new(false);
+	tb_store(t);
+	t->cfg.policy_count = 0;
+	p = tb_pol(t, "wide", 40, CONFIG_POLICY_GEO);
+	tb_tgt(p, "net:2000::/3", "eu-west", 0, 41);
+	tb_tgt(p, "net:198.18.0.0/24", "us-east", 0, 42);
+	tb_tgt(p, "default", "eu-central", 0, 43);
+	tb_rec(t, "w", "wide", 30, 10, 51);
+	tb_build_ok(t);
+	a = eval(t, 0, "2001:db8:300::1", 0, ~0ull);
+	assert_int_equal(a.datacenters, dc_bit(t->set, "eu-west"));
+	assert_int_equal(a.scope, 15); /* 2000::/15: all of 2000::/3 that is not 2002::/16 */
+	a = eval(t, 0, "3fff::1", 0, ~0ull);
+	assert_int_equal(a.scope, 4); /* 3000::/4 */
+	a = eval(t, 0, "2002:c612:7::1", 0, ~0ull); /* 6to4 for 198.18.0.7 */
+	assert_int_equal(a.datacenters, dc_bit(t->set, "us-east"));
+	assert_int_equal(a.scope, 16 + 24);
+	tb_free(t);
+
 	/* database networks */
 	t = tb_new(true);
 	tb_store(t);
