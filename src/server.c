@@ -87,6 +87,13 @@
 #define UDP_ROUNDS 4
 #define UDP_POLL_MS 200
 #define TCP_FRAME_MAX (2 + WIRE_MAX_MESSAGE)
+/* A query that has begun to arrive must be complete within this long
+ * (never longer than the idle timeout).  Only a complete query or a reply
+ * sent restarts the idle timer: if every byte did, a client sending one
+ * byte per idle period would hold its connection for ever, and a few
+ * hundred such clients fill tcp_max_connections (slow loris; knot's
+ * tcp-io-timeout is the same guard). */
+#define TCP_FRAME_TIMEOUT_MS 2000
 #define TCP_BACKLOG 128
 #define TCP_LIMIT_WARN_MS 10000
 
@@ -138,6 +145,7 @@ struct tcp_conn {
 	struct sockaddr_storage peer;
 	int open_handles; /* freed when both handles have closed */
 	bool closing, writing, reading, eof;
+	uint64_t partial_since; /* uv_now() when the pending partial query began; 0: none */
 	size_t in_start, in_len; /* pending bytes: in[in_start .. in_start + in_len) */
 	uint8_t in[TCP_FRAME_MAX];
 	uint8_t out[TCP_FRAME_MAX];
@@ -482,8 +490,7 @@ static void tcp_read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 	if (c->closing)
 		return;
 	if (nread > 0) {
-		c->in_len += (size_t)nread;
-		tcp_conn_touch(c);
+		c->in_len += (size_t)nread; /* the timers are set by tcp_conn_process */
 	} else if (nread == UV_EOF) {
 		c->eof = true;
 		uv_read_stop(stream);
@@ -547,6 +554,8 @@ static void tcp_conn_process(struct tcp_conn *c)
 		c->in_len -= 2 + qlen;
 		if (c->in_len == 0)
 			c->in_start = 0;
+		c->partial_since = 0;
+		tcp_conn_touch(c); /* a complete query: the client is active */
 		if (n == 0 || n > WIRE_MAX_MESSAGE)
 			continue; /* no reply for this one */
 		wire_put_u16(c->out, (uint16_t)n);
@@ -557,6 +566,16 @@ static void tcp_conn_process(struct tcp_conn *c)
 	if (c->eof) {
 		tcp_conn_close(c); /* a partial frame after EOF can never complete */
 		return;
+	}
+	if (c->in_len > 0) {
+		/* Part of a query is here: it has TCP_FRAME_TIMEOUT_MS from its
+		 * first byte, whatever trickles in after it. */
+		uint64_t now = uv_now(&c->server->loop);
+		if (c->partial_since == 0)
+			c->partial_since = now;
+		uint64_t limit = c->server->tcp_idle_ms < TCP_FRAME_TIMEOUT_MS ? c->server->tcp_idle_ms : TCP_FRAME_TIMEOUT_MS;
+		uint64_t left = c->partial_since + limit > now ? c->partial_since + limit - now : 0;
+		uv_timer_start(&c->idle, tcp_idle_cb, left, 0);
 	}
 	if (!c->reading) {
 		if (uv_read_start((uv_stream_t *)&c->handle, tcp_alloc_cb, tcp_read_cb) < 0) {

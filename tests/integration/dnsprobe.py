@@ -106,6 +106,47 @@ def idle(port):
     return None
 
 
+def slow(port):
+    """Slow loris: a query sent one byte every 0.4 s (inside the 1 s idle
+    timeout each time) must not hold the connection: the server closes it
+    once the query has taken longer than the timeout to arrive (bounded:
+    at most 5 s of trickling).  A query split in two writes 0.3 s apart is
+    still answered."""
+    s = socket.create_connection((ADDR, port), timeout=3)
+    try:
+        q = query(0x5151, "www.shop.example", 1)
+        frame = struct.pack("!H", len(q)) + q
+        s.sendall(frame[:5])
+        time.sleep(0.3)
+        s.sendall(frame[5:])
+        length = struct.unpack("!H", recv_exact(s, 2))[0]
+        if struct.unpack("!H", recv_exact(s, length)[:2])[0] != 0x5151:
+            return "split query: reply with the wrong id"
+    finally:
+        s.close()
+    s = socket.create_connection((ADDR, port), timeout=3)
+    try:
+        q = query(0x5252, "www.shop.example", 1)
+        frame = struct.pack("!H", len(q)) + q
+        start = time.monotonic()
+        for i in range(len(frame) - 1):
+            if time.monotonic() - start > 5:
+                return "still open after 5 s of one byte per 0.4 s"
+            try:
+                s.sendall(frame[i:i + 1])
+            except (BrokenPipeError, ConnectionResetError):
+                break
+            if closed_by_server(s, 0.4):
+                break
+        took = time.monotonic() - start
+        print("trickling connection closed after %.2f s" % took)
+        if took > 2.5:
+            return "a query trickling in was allowed %.2f s" % took
+    finally:
+        s.close()
+    return None
+
+
 def limit(port, max_conns):
     """tcp_max_connections: max_conns connections are served, one more is
     closed without an answer, and a slot freed by a client is usable again."""
@@ -227,6 +268,8 @@ def main():
         err = qr_dropped(port)
     elif cmd == "idle":
         err = idle(port)
+    elif cmd == "slow":
+        err = slow(port)
     elif cmd == "limit":
         err = limit(port, int(sys.argv[3]))
     else:
