@@ -2111,33 +2111,26 @@ void zone_lookup(const struct zone *zone, const uint8_t *qname, uint16_t qtype, 
 		out->node = encloser;
 		return;
 	}
-	if (encloser->flags & ZONE_NODE_DNAME) {
-		out->match = ZONE_MATCH_DNAME; /* a DNAME at the apex redirects every name below */
-		out->node = encloser;
-		return;
-	}
-
 	for (unsigned depth = 1; depth <= below; depth++) {
+		/* encloser is a proper ancestor of qname here (the apex first):
+		 * a DNAME there rewrites qname (RFC 6672 3.2); at qname itself
+		 * a DNAME is ordinary data. */
+		if (encloser->flags & ZONE_NODE_DNAME) {
+			out->match = ZONE_MATCH_DNAME;
+			out->node = encloser;
+			out->closest_encloser = encloser;
+			return;
+		}
 		const struct zone_node *node = internal_find(in, qname + offsets[below - depth]);
 		if (node == NULL)
 			break;
-		if (node->flags & (ZONE_NODE_DELEGATION | ZONE_NODE_DNAME)) {
-			if (node->flags & ZONE_NODE_DELEGATION) {
-				/* The parent side of a cut answers only DS (RFC 4035 3.1.4.1). */
-				bool ds_here = depth == below && qtype == T_DS;
-				out->match = ds_here ? ZONE_MATCH_EXACT : ZONE_MATCH_DELEGATION;
-				out->node = node;
-				out->closest_encloser = node;
-				return;
-			}
-			if (depth < below) {
-				/* RFC 6672 3.2: a DNAME above qname rewrites it.
-				 * At qname itself it is ordinary data. */
-				out->match = ZONE_MATCH_DNAME;
-				out->node = node;
-				out->closest_encloser = node;
-				return;
-			}
+		if (node->flags & ZONE_NODE_DELEGATION) {
+			/* The parent side of a cut answers only DS (RFC 4035 3.1.4.1). */
+			bool ds_here = depth == below && qtype == T_DS;
+			out->match = ds_here ? ZONE_MATCH_EXACT : ZONE_MATCH_DELEGATION;
+			out->node = node;
+			out->closest_encloser = node;
+			return;
 		}
 		encloser = node;
 		if (depth == below) {
