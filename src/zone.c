@@ -647,24 +647,53 @@ static const char *skip_blank(const char *p, const char *end, unsigned *line)
 	return p;
 }
 
+/* ---- what ldns forgives ----
+ *
+ * ldns skips an unknown directive, ignores what follows the argument of
+ * $TTL or $ORIGIN, reads "$TTL -1" as 1, "MX 70000 mail" as preference
+ * 4464 and a TTL of 99999999999 modulo 2^32, accepts an unterminated
+ * string or parenthesis and stops reading TXT strings past 65535 bytes,
+ * all without a word.  Each line ldns has read is read again here, and
+ * each of those is an error with the line. */
+
+/* Where a token of zone-file text ends: a blank, a line end, a comment or
+ * a parenthesis; a "\X" escape is part of it. */
+static const char *text_token_end(const char *p, const char *end)
+{
+	while (p < end && *p != ' ' && *p != '\t' && *p != '\r' && *p != '\n' && *p != ';' && *p != '(' &&
+	       *p != ')')
+		p += (*p == '\\' && p + 1 < end) ? 2 : 1;
+	return p;
+}
+
+/* Only blanks and a comment up to the end of the line. */
+static bool rest_is_blank(const char *p, const char *end)
+{
+	while (p < end && (*p == ' ' || *p == '\t' || *p == '\r'))
+		p++;
+	return p >= end || *p == '\n' || *p == ';';
+}
+
 /* A TTL as zone files write it (RFC 1035 plain seconds, or BIND's 1w2d3h4m5s
  * units), at most 2^31 - 1 (RFC 2181 8).  Returns the end of the token, or
  * NULL when it is not one. */
 static const char *parse_ttl_token(const char *p, const char *end, uint32_t *out)
 {
+	const char *e = text_token_end(p, end);
 	uint64_t total = 0, n = 0;
-	bool digits = false, any = false;
-	while (p < end && *p != ' ' && *p != '\t' && *p != '\r' && *p != '\n' && *p != ';') {
-		char c = *p++;
-		if (c >= '0' && c <= '9') {
-			n = n * 10 + (uint64_t)(c - '0');
+	bool digits = false;
+	if (p == e)
+		return NULL;
+	for (; p < e; p++) {
+		if (*p >= '0' && *p <= '9') {
+			n = n * 10 + (uint64_t)(*p - '0');
 			digits = true;
-			if (n > UINT32_MAX)
+			if (n > INT32_MAX)
 				return NULL;
 			continue;
 		}
-		uint64_t unit = 0;
-		switch (c | 0x20) {
+		uint64_t unit;
+		switch (*p | 0x20) {
 		case 'w': unit = 604800; break;
 		case 'd': unit = 86400; break;
 		case 'h': unit = 3600; break;
@@ -677,49 +706,31 @@ static const char *parse_ttl_token(const char *p, const char *end, uint32_t *out
 		total += n * unit;
 		n = 0;
 		digits = false;
-		any = true;
 		if (total > INT32_MAX)
 			return NULL;
 	}
-	if (!digits && !any)
-		return NULL;
 	total += n;
 	if (total > INT32_MAX)
 		return NULL;
 	*out = (uint32_t)total;
-	return p;
+	return e;
 }
 
-/* Only blanks and a comment up to the end of the line. */
-static bool rest_is_blank(const char *p, const char *end)
-{
-	while (p < end && (*p == ' ' || *p == '\t' || *p == '\r'))
-		p++;
-	return p >= end || *p == '\n' || *p == ';';
-}
-
-/*
- * A line starting with '$' (text, the first non-blank byte ldns read): the
+/* A line starting with '$' (text, the first non-blank byte ldns read): the
  * directives RFC 1035 ($ORIGIN, $INCLUDE) and RFC 2308 ($TTL) define, in
- * full.  ldns skips an unknown directive and ignores what follows $TTL's or
- * $ORIGIN's argument, and reads "$TTL -1" as 1 or "$TTL abc" as nothing;
- * each is an error with the line here instead.
- */
+ * full. */
 static int check_directive(struct loader *ld, const char *path, unsigned line, const char *text, const char *end)
 {
-	const char *w = text;
-	while (w < end && *w != ' ' && *w != '\t' && *w != '\r' && *w != '\n' && *w != ';')
-		w++;
-	size_t wlen = (size_t)(w - text);
+	const char *w = text_token_end(text, end);
 	const char *arg = w;
 	while (arg < end && (*arg == ' ' || *arg == '\t'))
 		arg++;
-	if (wlen == 8 && strncasecmp(text, "$INCLUDE", 8) == 0)
+	if (fast_token_is(text, w, "$INCLUDE"))
 		return 0; /* do_include reads its tokens */
-	if (wlen == 4 && strncasecmp(text, "$TTL", 4) == 0) {
+	if (fast_token_is(text, w, "$TTL")) {
 		uint32_t ttl;
 		const char *after = parse_ttl_token(arg, end, &ttl);
-		if (after == NULL || after == arg) {
+		if (after == NULL) {
 			const char *e = arg;
 			while (e < end && *e != '\n' && *e != '\r' && *e != ';' && e - arg < 40)
 				e++;
@@ -730,10 +741,8 @@ static int check_directive(struct loader *ld, const char *path, unsigned line, c
 			return fail(ld, "%s:%u: $TTL takes one value; the rest of the line is not understood", path, line);
 		return 0;
 	}
-	if (wlen == 7 && strncasecmp(text, "$ORIGIN", 7) == 0) {
-		const char *e = arg;
-		while (e < end && *e != ' ' && *e != '\t' && *e != '\r' && *e != '\n' && *e != ';')
-			e += (*e == '\\' && e + 1 < end) ? 2 : 1;
+	if (fast_token_is(text, w, "$ORIGIN")) {
+		const char *e = text_token_end(arg, end);
 		if (e == arg)
 			return fail(ld, "%s:%u: $ORIGIN without a name", path, line);
 		if (!rest_is_blank(e, end))
@@ -741,29 +750,20 @@ static int check_directive(struct loader *ld, const char *path, unsigned line, c
 			            line);
 		return 0;
 	}
+	size_t wlen = (size_t)(w - text);
 	return fail(ld, "%s:%u: unknown directive %.*s (zone files know $ORIGIN, $INCLUDE and $TTL)", path, line,
 	            (int)(wlen > 40 ? 40 : wlen), text);
 }
 
-/* ---- numbers ldns would wrap ----
- *
- * ldns reads "MX 70000 mail" as preference 4464 and a TTL of 99999999999
- * modulo 2^32, without a word.  After ldns has parsed a record, its text is
- * read again here, token by token, and every TTL and every rdata field
- * that is a plain 8-, 16- or 32-bit number is checked against its range.
- * Fields are followed only while each is one token; checking stops at the
- * first field that may span several (hex, base64, long strings), at RFC
- * 3597 "\#" rdata, and at the end of the record. */
-
 #define RECORD_TOKENS_MAX 16
 
 /* Splits a record's text into tokens: blanks separate, "( )" and comments
- * are dropped, a quoted string is one token.  Returns how many (at most
- * max); with tok NULL, only counts them. */
+ * are dropped, a quoted string is one token.  Stores the first max and
+ * returns how many there are in all. */
 static size_t record_tokens(const char *p, const char *end, const char **tok, size_t *len, size_t max)
 {
 	size_t n = 0;
-	while (p < end && n < max) {
+	while (p < end) {
 		char c = *p;
 		if (c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '(' || c == ')') {
 			p++;
@@ -782,11 +782,9 @@ static size_t record_tokens(const char *p, const char *end, const char **tok, si
 			if (p < end)
 				p++;
 		} else {
-			while (p < end && *p != ' ' && *p != '\t' && *p != '\r' && *p != '\n' && *p != '(' &&
-			       *p != ')' && *p != ';')
-				p += (*p == '\\' && p + 1 < end) ? 2 : 1;
+			p = text_token_end(p, end);
 		}
-		if (tok != NULL) {
+		if (n < max) {
 			tok[n] = t;
 			len[n] = (size_t)(p - t);
 		}
@@ -804,17 +802,6 @@ static bool token_is_class(const char *t, size_t n)
 	return n > 5 && strncasecmp(t, "CLASS", 5) == 0;
 }
 
-/* The index of the first rdata token: after the owner (when written), up to
- * two of TTL (starts with a digit) and class, and the type. */
-static size_t record_rdata_index(const char *const *tok, const size_t *len, size_t n, bool owner_given)
-{
-	size_t i = owner_given ? 1 : 0;
-	for (int k = 0; k < 2 && i < n; k++)
-		if ((tok[i][0] >= '0' && tok[i][0] <= '9') || token_is_class(tok[i], len[i]))
-			i++;
-	return i + 1;
-}
-
 /* A decimal number of at most max, or -1 (other text is not ours to judge:
  * ldns accepted it, e.g. a mnemonic). */
 static int token_number_over(const char *t, size_t n, uint64_t max)
@@ -830,12 +817,30 @@ static int token_number_over(const char *t, size_t n, uint64_t max)
 	return n > 0 ? 0 : -1;
 }
 
-/*
- * What ldns forgives in a record's text: an unterminated quoted string, a
- * parenthesis never closed (which swallows the records after it) or never
- * opened, and TXT strings it stops reading (past what 65535 bytes of rdata
- * hold).  Each is an error with the line.
- */
+/* The range of an rdata field that is a plain number; 0 for a field that
+ * is one token but not a number; -1 for one that may span several tokens
+ * (hex, base64, long strings), where checking stops. */
+static int64_t field_max(ldns_rdf_type type)
+{
+	switch (type) {
+	case LDNS_RDF_TYPE_INT8: return UINT8_MAX;
+	case LDNS_RDF_TYPE_INT16: return UINT16_MAX;
+	case LDNS_RDF_TYPE_INT32:
+	case LDNS_RDF_TYPE_PERIOD: return UINT32_MAX;
+	case LDNS_RDF_TYPE_DNAME:
+	case LDNS_RDF_TYPE_A:
+	case LDNS_RDF_TYPE_AAAA:
+	case LDNS_RDF_TYPE_TAG:
+	case LDNS_RDF_TYPE_ALG:
+	case LDNS_RDF_TYPE_TYPE:
+	case LDNS_RDF_TYPE_STR: return 0;
+	default: return -1;
+	}
+}
+
+/* A record ldns parsed, read again from its text (text .. end): quotes and
+ * parentheses closed, the TTL and every plain-number field in range, every
+ * TXT string read.  owner_given: the line does not start with a blank. */
 static int check_record_text(struct loader *ld, const char *path, unsigned line, const char *text,
                              const char *end, bool owner_given, const ldns_rr *rr)
 {
@@ -862,59 +867,41 @@ static int check_record_text(struct loader *ld, const char *path, unsigned line,
 		return fail(ld, "%s:%u: a quoted string is not closed", path, line);
 	if (depth > 0)
 		return fail(ld, "%s:%u: '(' is not closed", path, line);
-	uint16_t type = (uint16_t)ldns_rr_get_type(rr);
-	if (type == 16 /* TXT */ || type == 99 /* SPF */) {
-		size_t tokens = record_tokens(text, end, NULL, NULL, SIZE_MAX);
-		const char *tok[4];
-		size_t len[4];
-		size_t n = record_tokens(text, end, tok, len, 4);
-		if (tokens > record_rdata_index(tok, len, n, owner_given) + ldns_rr_rd_count(rr))
-			return fail(ld, "%s:%u: this TXT record has more strings than its rdata can hold (65535 bytes)",
-			            path, line);
-	}
-	return 0;
-}
 
-static int check_numbers(struct loader *ld, const char *path, unsigned line, const char *text, const char *end,
-                         bool owner_given, const ldns_rr *rr)
-{
 	const char *tok[RECORD_TOKENS_MAX];
 	size_t len[RECORD_TOKENS_MAX];
-	size_t n = record_tokens(text, end, tok, len, RECORD_TOKENS_MAX);
-	size_t i = record_rdata_index(tok, len, n, owner_given);
+	size_t all = record_tokens(text, end, tok, len, RECORD_TOKENS_MAX);
+	size_t n = all < RECORD_TOKENS_MAX ? all : RECORD_TOKENS_MAX;
+	/* after the owner (when written): up to two of TTL (a digit first)
+	 * and class, then the type; rdata from i on */
+	size_t i = owner_given ? 1 : 0;
 	char tname[16];
 	type_text((uint16_t)ldns_rr_get_type(rr), tname);
-	for (size_t k = owner_given ? 1 : 0; k + 1 < i && k < n; k++) {
+	for (int k = 0; k < 2 && i < n; k++) {
 		uint32_t ttl;
-		if (tok[k][0] >= '0' && tok[k][0] <= '9' && parse_ttl_token(tok[k], tok[k] + len[k], &ttl) != tok[k] + len[k])
-			return fail(ld, "%s:%u: TTL %.*s of this %s record is out of range (at most 2147483647)", path,
-			            line, (int)(len[k] > 30 ? 30 : len[k]), tok[k], tname);
+		if (tok[i][0] >= '0' && tok[i][0] <= '9') {
+			if (parse_ttl_token(tok[i], tok[i] + len[i], &ttl) == NULL)
+				return fail(ld, "%s:%u: TTL %.*s of this %s record is out of range (at most 2147483647)",
+				            path, line, (int)(len[i] > 30 ? 30 : len[i]), tok[i], tname);
+			i++;
+		} else if (token_is_class(tok[i], len[i])) {
+			i++;
+		}
 	}
+	i++; /* the type */
+	size_t fields = ldns_rr_rd_count(rr);
+	uint16_t type = (uint16_t)ldns_rr_get_type(rr);
+	if ((type == 16 /* TXT */ || type == 99 /* SPF */) && all > i + fields)
+		return fail(ld, "%s:%u: this TXT record has more strings than its rdata can hold (65535 bytes)", path,
+		            line);
 	if (i < n && len[i] == 2 && tok[i][0] == '\\' && tok[i][1] == '#')
 		return 0; /* RFC 3597: hex, not fields */
 	const ldns_rr_descriptor *d = ldns_rr_descript(ldns_rr_get_type(rr));
-	if (d == NULL)
-		return 0;
-	size_t fields = ldns_rr_rd_count(rr);
-	for (size_t f = 0; f < fields && i < n; f++, i++) {
-		uint64_t max;
-		switch (ldns_rr_descriptor_field_type(d, f)) {
-		case LDNS_RDF_TYPE_INT8: max = UINT8_MAX; break;
-		case LDNS_RDF_TYPE_INT16: max = UINT16_MAX; break;
-		case LDNS_RDF_TYPE_INT32: max = UINT32_MAX; break;
-		case LDNS_RDF_TYPE_PERIOD: max = UINT32_MAX; break;
-		case LDNS_RDF_TYPE_DNAME:
-		case LDNS_RDF_TYPE_A:
-		case LDNS_RDF_TYPE_AAAA:
-		case LDNS_RDF_TYPE_TAG:
-		case LDNS_RDF_TYPE_ALG:
-		case LDNS_RDF_TYPE_TYPE:
-		case LDNS_RDF_TYPE_STR:
-			continue; /* one token, not a plain number */
-		default:
-			return 0; /* may span tokens: stop here */
-		}
-		if (token_number_over(tok[i], len[i], max) == 1)
+	for (size_t f = 0; d != NULL && f < fields && i < n; f++, i++) {
+		int64_t max = field_max(ldns_rr_descriptor_field_type(d, f));
+		if (max < 0)
+			break;
+		if (max > 0 && token_number_over(tok[i], len[i], (uint64_t)max) == 1)
 			return fail(ld, "%s:%u: %.*s in this %s record is out of range (at most %llu)", path, line,
 			            (int)(len[i] > 30 ? 30 : len[i]), tok[i], tname, (unsigned long long)max);
 	}
@@ -1122,8 +1109,6 @@ static int load_file(struct loader *ld, const char *path, const uint8_t *origin,
 			/* the owner is written unless the record's line starts with a blank */
 			bool owner_given = text == buf || text[-1] == '\n';
 			rc = check_record_text(ld, path, rec_line, text, buf + stop, owner_given, rr);
-			if (rc == 0)
-				rc = check_numbers(ld, path, rec_line, text, buf + stop, owner_given, rr);
 			if (rc == 0)
 				rc = add_rr(ld, rr, (uint16_t)file, rec_line);
 			ldns_rr_free(rr);
