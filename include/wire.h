@@ -78,6 +78,10 @@ enum wire_class { WIRE_CLASS_IN = 1, WIRE_CLASS_CH = 3, WIRE_CLASS_NONE = 254, W
 
 enum wire_edns_option { WIRE_EDNS_NSID = 3, WIRE_EDNS_CLIENT_SUBNET = 8, WIRE_EDNS_EDE = 15 };
 
+/* RFC 3597's "TYPEnnn" (any case, nnn 1..65535, digits only) into *out;
+ * false for anything else.  Mnemonics are the caller's (ldns or a table). */
+bool wire_type_from_generic_text(const char *text, uint16_t *out);
+
 /* RFC 8914 info codes we send; the option is 6 bytes (code, length, info code). */
 enum wire_ede_code { WIRE_EDE_NOT_AUTHORITATIVE = 20 };
 #define WIRE_EDE_OPTION_LEN 6

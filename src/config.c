@@ -60,6 +60,7 @@
 
 #include "dname.h"
 #include "infile.h"
+#include "wire.h"
 
 enum schema_type {
 	SCHEMA_SECTION, /* mapping; keys in .sub, stored in the same struct */
@@ -1532,11 +1533,8 @@ static bool parse_query(const char *text, char *name, size_t namelen, uint16_t *
 			*type = types[i].type;
 			found = true;
 		}
-	unsigned long n;
-	if (!found && !strncasecmp(t, "TYPE", 4) && parse_uint(t + 4, &n) && n >= 1 && n <= 65535) {
-		*type = (uint16_t)n;
-		found = true;
-	}
+	if (!found)
+		found = wire_type_from_generic_text(t, type);
 	char copy[DNAME_TEXT_MAXLEN];
 	size_t len = (size_t)(space - text);
 	if (!found || len >= sizeof(copy))

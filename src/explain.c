@@ -362,17 +362,12 @@ int explain_query(const struct snapshot *snap, const char *client_ip, const char
 		return explain_fail(out, outlen, "bad name '%s'", name ? name : "");
 	uint16_t qtype = WIRE_TYPE_A;
 	if (type != NULL) {
-		/* RFC 3597 TYPEnnn is read here: ldns wraps or clamps numbers
-		 * past 65535 (TYPE99999 became TYPE34463). */
-		unsigned long number = 0;
-		if (strncasecmp(type, "TYPE", 4) == 0 && type[4] != '\0') {
-			const char *d = type + 4;
-			while (*d >= '0' && *d <= '9' && number <= 65535)
-				number = number * 10 + (unsigned long)(*d++ - '0');
-			if (*d != '\0' || number == 0 || number > 65535)
+		/* RFC 3597 TYPEnnn is not left to ldns, which wraps or clamps
+		 * numbers past 65535 (TYPE99999 became TYPE34463). */
+		if (strncasecmp(type, "TYPE", 4) == 0 && type[4] >= '0' && type[4] <= '9') {
+			if (!wire_type_from_generic_text(type, &qtype))
 				return explain_fail(out, outlen, "bad type '%s': TYPE takes a number from 1 to 65535",
 				                    type);
-			qtype = (uint16_t)number;
 		} else {
 			long t = (long)ldns_get_rr_type_by_name(type);
 			if (t <= 0 || t > 65535)

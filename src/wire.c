@@ -38,6 +38,7 @@
 
 #include <stddef.h>
 #include <string.h>
+#include <strings.h>
 
 #define WIRE_MAX_POINTER_HOPS 127 /* a 255-byte name has at most 127 labels */
 #define WIRE_POINTER_LIMIT 0x4000 /* offsets a compression pointer can hold */
@@ -672,4 +673,22 @@ size_t wire_writer_finish(struct wire_writer *w, uint16_t id, uint16_t flags)
 	wire_put_u16(w->buf + 8, w->count[WIRE_SECTION_AUTHORITY]);
 	wire_put_u16(w->buf + 10, w->count[WIRE_SECTION_ADDITIONAL]);
 	return w->len;
+}
+
+bool wire_type_from_generic_text(const char *text, uint16_t *out)
+{
+	if (strncasecmp(text, "TYPE", 4) != 0 || text[4] == '\0')
+		return false;
+	unsigned long n = 0;
+	for (const char *d = text + 4; *d; d++) {
+		if (*d < '0' || *d > '9')
+			return false;
+		n = n * 10 + (unsigned long)(*d - '0');
+		if (n > 65535)
+			return false;
+	}
+	if (n == 0)
+		return false;
+	*out = (uint16_t)n;
+	return true;
 }

@@ -1081,6 +1081,8 @@ static void test_check_errors(void **state)
 	             "query in check ns: want \"NAME TYPE\" (health.example.com A), got 'health..example A'");
 	expect_error("checks:\n  ns:\n    type: dns\n    query: x.example BOGUS\n", 4,
 	             "query in check ns: want \"NAME TYPE\" (health.example.com A), got 'x.example BOGUS'");
+	expect_error("checks:\n  ns:\n    type: dns\n    query: x.example TYPE65536\n", 4,
+	             "query in check ns: want \"NAME TYPE\" (health.example.com A), got 'x.example TYPE65536'");
 	expect_error("checks:\n  ns:\n    type: dns\n    query: x.example A\n    expect_rcode: OK\n", 5,
 	             "expect_rcode in check ns: want one of NOERROR FORMERR SERVFAIL NXDOMAIN NOTIMP REFUSED "
 	             "YXDOMAIN YXRRSET NXRRSET NOTAUTH NOTZONE, got 'OK'");

@@ -1207,6 +1207,26 @@ static void test_write_pointer_range(void **state)
 		assert_true(w.compress_offset[i] < 0x4000);
 }
 
+/* RFC 3597 TYPEnnn: 1..65535, any case, digits only. */
+static void test_type_from_generic_text(void **state)
+{
+	(void)state;
+	uint16_t t = 0;
+	assert_true(wire_type_from_generic_text("TYPE65", &t));
+	assert_int_equal(t, 65);
+	assert_true(wire_type_from_generic_text("type65535", &t));
+	assert_int_equal(t, 65535);
+	assert_true(wire_type_from_generic_text("TYPE1", &t));
+	assert_int_equal(t, 1);
+	const char *bad[] = {"TYPE", "TYPE0", "TYPE65536", "TYPE99999", "TYPE184467440737095516160", "TYPE12x",
+	                     "TYPE-1", "TYPE 1", "A", "TYP1", ""};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		t = 7;
+		assert_false(wire_type_from_generic_text(bad[i], &t));
+		assert_int_equal(t, 7); /* untouched */
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1238,6 +1258,7 @@ int main(void)
 	    cmocka_unit_test(test_roundtrip_query),
 	    cmocka_unit_test(test_write_many_names),
 	    cmocka_unit_test(test_write_pointer_range),
+	    cmocka_unit_test(test_type_from_generic_text),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
