@@ -240,4 +240,8 @@ int config_load(const char *path, struct config *out, char *err, size_t errlen);
 
 void config_free(struct config *config);
 
+/* The control socket's path: server.control, or run/geosteerd.sock in the
+ * folder of the config file.  --check and the server both take it from here. */
+void config_control_path(const struct config *config, char *out, size_t outlen);
+
 #endif

@@ -1634,24 +1634,30 @@ static int finish_check(struct config_reader *r, const struct schema_item *items
 /* The control socket's path (given, or run/geosteerd.sock beside the file,
  * as server.c makes it) must fit a Unix socket address; --check says so
  * rather than the start failing later. */
+void config_control_path(const struct config *config, char *out, size_t outlen)
+{
+	if (config->control != NULL) {
+		snprintf(out, outlen, "%s", config->control);
+		return;
+	}
+	char copy[PATH_MAX];
+	snprintf(copy, sizeof copy, "%s", config->path);
+	snprintf(out, outlen, "%s/run/geosteerd.sock", dirname(copy));
+}
+
 static int config_check_control(struct config_reader *r, const struct config *c)
 {
 	size_t max = sizeof(((struct sockaddr_un *)0)->sun_path) - 1;
-	if (c->control != NULL) {
-		if (strlen(c->control) > max)
-			return config_fail(r, 0, "control in server: the path is %zu bytes, longer than a Unix socket "
-			                         "path can be (%zu)",
-			                   strlen(c->control), max);
+	char path[PATH_MAX + 32];
+	config_control_path(c, path, sizeof path);
+	if (strlen(path) <= max)
 		return 0;
-	}
-	char copy[PATH_MAX], path[PATH_MAX + 32];
-	snprintf(copy, sizeof copy, "%s", c->path);
-	snprintf(path, sizeof path, "%s/run/geosteerd.sock", dirname(copy));
-	if (strlen(path) > max)
-		return config_fail(r, 0, "the control socket's default path %s is longer than a Unix socket path can "
-		                         "be (%zu bytes); set server.control",
-		                   path, max);
-	return 0;
+	if (c->control != NULL)
+		return config_fail(r, 0, "control in server: the path is %zu bytes, longer than a Unix socket path can be (%zu)",
+		                   strlen(path), max);
+	return config_fail(r, 0, "the control socket's default path %s is longer than a Unix socket path can be "
+	                         "(%zu bytes); set server.control",
+	                   path, max);
 }
 
 static int config_check_names(struct config_reader *r, const struct config *c)

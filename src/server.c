@@ -51,7 +51,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
 #include <netinet/in.h>
@@ -923,14 +922,6 @@ static int server_control_explain(void *ctx, const char *client_ip, const char *
 	return explain_query(snapshot_current(), client_ip, name, type, out, outlen);
 }
 
-/* run/geosteerd.sock in the folder of the config file. */
-static void server_control_default(const struct config *config, char *out, size_t outlen)
-{
-	char copy[PATH_MAX];
-	snprintf(copy, sizeof(copy), "%s", config->path);
-	snprintf(out, outlen, "%s/run/geosteerd.sock", dirname(copy));
-}
-
 static void server_on_signal(uv_signal_t *h, int signum)
 {
 	struct server *s = h->data;
@@ -1078,10 +1069,7 @@ int server_run(const struct config *config)
 	                                    .config_sha256 = s->config_sha256,
 	                                    .reload = server_control_reload,
 	                                    .explain = server_control_explain};
-	if (config->control)
-		snprintf(s->control_path, sizeof(s->control_path), "%s", config->control);
-	else
-		server_control_default(config, s->control_path, sizeof(s->control_path));
+	config_control_path(config, s->control_path, sizeof(s->control_path));
 	char cerr[1024];
 	if (control_start(&s->loop, s->control_path, &s->control, cerr, sizeof(cerr)) < 0) {
 		log_error("cannot open the control socket: %s", cerr);
