@@ -56,7 +56,9 @@ struct query_client {
  * out as whole RRsets.  policies is the set the zones' policy nodes point
  * into (snapshot->policies); NULL only for tables without policy nodes (a
  * policy node is then answered SERVFAIL).  client may be NULL (UDP from
- * 0.0.0.0).
+ * 0.0.0.0).  resp may be req itself (the reply written over the request,
+ * as the UDP workers do: one buffer per packet instead of two); any other
+ * overlap is not allowed.
  */
 size_t query_respond(const struct zone_table *zones, const struct policy_set *policies,
                      const struct query_settings *settings, const struct query_client *client,

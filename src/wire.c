@@ -490,8 +490,10 @@ static void wire_emit_name(struct wire_writer *w, const struct wire_plan_name *n
 
 static void wire_emit_bytes(struct wire_writer *w, const uint8_t *data, size_t n)
 {
+	/* memmove: the question may be echoed from the request buffer the
+	 * reply is written over (query_respond with resp == req). */
 	if (n > 0)
-		memcpy(w->buf + w->len, data, n);
+		memmove(w->buf + w->len, data, n);
 	w->len += n;
 }
 

@@ -114,6 +114,22 @@ struct reply {
 	ldns_pkt *pkt;
 };
 
+/* The reply written over its request (resp == req, as the UDP workers
+ * answer) must be the one written to a separate buffer: same bytes, same
+ * length.  Checked for every reply these tests ask for. */
+static void expect_same_in_place(const struct zone_table *zones, const struct policy_set *policies,
+                                 const struct query_settings *s, const struct query_client *client,
+                                 const uint8_t *req, size_t reqlen, const uint8_t *want, size_t want_len)
+{
+	static uint8_t pkt[65535];
+	assert_true(reqlen <= sizeof pkt);
+	memcpy(pkt, req, reqlen);
+	memset(pkt + reqlen, 0xa5, sizeof pkt - reqlen); /* no help from a zeroed tail */
+	size_t len = query_respond(zones, policies, s, client, pkt, reqlen, pkt, sizeof pkt);
+	assert_int_equal(len, want_len);
+	assert_memory_equal(pkt, want, want_len);
+}
+
 static struct reply *ask_raw(const struct zone_table *zones, const struct query_settings *s,
                              enum query_transport t, const uint8_t *req, size_t reqlen)
 {
@@ -123,6 +139,7 @@ static struct reply *ask_raw(const struct zone_table *zones, const struct query_
 	struct reply *r = calloc(1, sizeof *r);
 	assert_non_null(r);
 	r->len = query_respond(zones, NULL, s, &client, req, reqlen, r->buf, sizeof r->buf);
+	expect_same_in_place(zones, NULL, s, &client, req, reqlen, r->buf, r->len);
 	if (r->len > 0) {
 		assert_true(r->len >= WIRE_HEADER_LEN);
 		assert_int_equal(wire_get_u16(r->buf), wire_get_u16(req));
@@ -1313,6 +1330,7 @@ static void check_any_reply(const uint8_t *req, size_t len, enum query_transport
 	static uint8_t resp[65535];
 	struct query_client client = {NULL, t};
 	size_t n = query_respond(table, NULL, &settings, &client, req, len, resp, sizeof resp);
+	expect_same_in_place(table, NULL, &settings, &client, req, len, resp, n);
 	if (n == 0)
 		return;
 	assert_true(n >= WIRE_HEADER_LEN);
@@ -1538,6 +1556,8 @@ static struct reply *ask_steer(const struct snapshot *snap, const char *name, ui
 	assert_non_null(r);
 	r->len = query_respond(snap->zones, snap->policies, &snap->settings, &client, req.buf, req.len,
 	                       r->buf, sizeof r->buf);
+	expect_same_in_place(snap->zones, snap->policies, &snap->settings, &client, req.buf, req.len, r->buf,
+	                     r->len);
 	assert_true(r->len >= WIRE_HEADER_LEN);
 	assert_int_equal(ldns_wire2pkt(&r->pkt, r->buf, r->len), LDNS_STATUS_OK);
 	return r;
