@@ -289,8 +289,10 @@ static bool query_put_required(struct query_ctx *ctx, enum wire_section section,
  * the zone (even in another zone served here) are not looked up.  Glue
  * that a referral needs (targets at or below the cut, RFC 9471) sets TC
  * when it does not fit (knot: bigdeleg fixture, TC with the glue that fit
- * kept); anything else that does not fit is left out silently (knot:
- * bigmx fixture, no TC).  Either way the section ends at the first miss.
+ * kept, the section ended there); any other RRset that does not fit is
+ * left out silently and the smaller ones after it are still tried (knot:
+ * bigmx and many-mx fixtures, no TC): a resolver gets every address that
+ * fits, not only those before the first that did not.
  */
 static void query_put_additional(struct query_ctx *ctx, const struct zone_rrset *rrset, const uint8_t *cut)
 {
@@ -312,9 +314,9 @@ static void query_put_additional(struct query_ctx *ctx, const struct zone_rrset 
 			const struct zone_rrset *addr = zone_node_rrset(target, types[t]);
 			if (addr == NULL || addr->count == 0)
 				continue;
-			if (!query_put_rrset(ctx, WIRE_SECTION_ADDITIONAL, target->name, addr, addr->ttl)) {
-				if (cut != NULL && dname_is_at_or_below(target->name, cut))
-					ctx->tc = true;
+			if (!query_put_rrset(ctx, WIRE_SECTION_ADDITIONAL, target->name, addr, addr->ttl) &&
+			    cut != NULL && dname_is_at_or_below(target->name, cut)) {
+				ctx->tc = true;
 				return;
 			}
 		}
