@@ -34,15 +34,24 @@ struct zone_rdata {
 
 struct zone_node;
 
+/* One host whose addresses go into the additional section: its node, and
+ * the owner name to write them under (node->name, or for a host covered
+ * only by a wildcard, the host's own name, RFC 4592 3.3.1). */
+struct zone_link {
+	const struct zone_node *node;
+	const uint8_t *owner;
+};
+
 struct zone_rrset {
 	uint16_t type;
 	uint16_t count;
 	uint32_t ttl;
 	const struct zone_rdata *rdata;
-	/* For NS, MX, SRV, SVCB and HTTPS: the in-zone nodes their rdata names, in rdata
-	 * order, that have A or AAAA data (glue included). */
+	/* For NS, MX, SRV, SVCB and HTTPS: the in-zone hosts their rdata names, in rdata
+	 * order, each once, that have A or AAAA data (glue included for NS; for
+	 * the others also a host covered by a wildcard with addresses, as Knot). */
 	uint16_t additional_count;
-	const struct zone_node *const *additional;
+	const struct zone_link *additional;
 };
 
 enum zone_node_flags {

@@ -285,8 +285,10 @@ static bool query_put_required(struct query_ctx *ctx, enum wire_section section,
 /*
  * Address records of the nodes an NS, MX, SRV, SVCB or HTTPS RRset names
  * (RFC 9460 4.2 for the last two; TargetName "." names no node).  knot: A
- * then AAAA per target, in rdata order, each target once; targets outside
- * the zone (even in another zone served here) are not looked up.  Glue
+ * then AAAA per target, in rdata order, each target once; a mail or
+ * service host covered only by a wildcard gets the wildcard's addresses
+ * under its own name; targets outside the zone (even in another zone
+ * served here) are not looked up.  Glue
  * that a referral needs (targets at or below the cut, RFC 9471) sets TC
  * when it does not fit (knot: bigdeleg fixture, TC with the glue that fit
  * kept, the section ended there); any other RRset that does not fit is
@@ -304,18 +306,13 @@ static void query_put_additional(struct query_ctx *ctx, const struct zone_rrset 
 	if (n > QUERY_ADDITIONAL_MAX)
 		n = QUERY_ADDITIONAL_MAX;
 	for (unsigned i = 0; i < n; i++) {
-		const struct zone_node *target = rrset->additional[i];
-		bool seen = false;
-		for (unsigned j = 0; j < i && !seen; j++)
-			seen = rrset->additional[j] == target;
-		if (target == NULL || seen)
-			continue;
+		const struct zone_link *target = &rrset->additional[i]; /* each host once (zone.c) */
 		for (unsigned t = 0; t < 2; t++) {
-			const struct zone_rrset *addr = zone_node_rrset(target, types[t]);
+			const struct zone_rrset *addr = zone_node_rrset(target->node, types[t]);
 			if (addr == NULL || addr->count == 0)
 				continue;
-			if (!query_put_rrset(ctx, WIRE_SECTION_ADDITIONAL, target->name, addr, addr->ttl) &&
-			    cut != NULL && dname_is_at_or_below(target->name, cut)) {
+			if (!query_put_rrset(ctx, WIRE_SECTION_ADDITIONAL, target->owner, addr, addr->ttl) &&
+			    cut != NULL && dname_is_at_or_below(target->owner, cut)) {
 				ctx->tc = true;
 				return;
 			}

@@ -1509,35 +1509,65 @@ static bool node_has_address(const struct zone_node *n)
 	return zone_node_rrset(n, T_A) != NULL || zone_node_rrset(n, T_AAAA) != NULL;
 }
 
-static int link_additional(struct loader *ld, struct zone_rrset *set)
+/* The host an additional-section target names: its own node, or for a
+ * mail / service host that does not exist, the wildcard covering it (the
+ * lookup a query for it would make: not through a cut or a DNAME).  NULL
+ * when neither has addresses; *wild says which it is. */
+static const struct zone_node *link_target(struct loader *ld, const struct zone *view, uint16_t type,
+                                           const uint8_t *target, bool *wild)
 {
-	const struct zone_node *found[64];
-	const struct zone_node **links = set->count <= 64 ? found : malloc(set->count * sizeof(*links));
-	if (links == NULL)
-		return -1;
-	uint16_t n = 0;
-	for (uint16_t i = 0; i < set->count; i++) {
-		uint8_t lowered[DNAME_MAXLEN];
-		const uint8_t *target = rdata_target(set->type, &set->rdata[i], lowered);
-		if (target == NULL)
-			continue;
-		const struct zone_node *node = internal_find(ld->in, target);
-		if (node == NULL || !node_has_address(node))
-			continue;
+	*wild = false;
+	const struct zone_node *node = internal_find(ld->in, target);
+	if (node != NULL) {
 		/* Glue serves only delegations; a mail or service host below a
 		 * cut is not ours to answer for. */
-		if (set->type != T_NS && (node->flags & ZONE_NODE_BELOW_CUT))
+		if (!node_has_address(node) || (type != T_NS && (node->flags & ZONE_NODE_BELOW_CUT)))
+			return NULL;
+		return node;
+	}
+	if (type == T_NS)
+		return NULL; /* glue is data that exists, never synthesized */
+	struct zone_lookup found;
+	zone_lookup(view, target, T_A, &found);
+	if (found.match != ZONE_MATCH_WILDCARD || !node_has_address(found.node))
+		return NULL;
+	*wild = true;
+	return found.node;
+}
+
+static int link_additional(struct loader *ld, const struct zone *view, struct zone_rrset *set)
+{
+	struct zone_link found[64];
+	struct zone_link *links = set->count <= 64 ? found : malloc(set->count * sizeof(*links));
+	if (links == NULL)
+		return -1;
+	int rc = 0;
+	uint16_t n = 0;
+	for (uint16_t i = 0; i < set->count && rc == 0; i++) {
+		uint8_t lowered[DNAME_MAXLEN];
+		const uint8_t *target = rdata_target(set->type, &set->rdata[i], lowered);
+		bool wild;
+		const struct zone_node *node = target ? link_target(ld, view, set->type, target, &wild) : NULL;
+		if (node == NULL)
 			continue;
 		bool dup = false;
 		for (uint16_t k = 0; k < n && !dup; k++)
-			dup = links[k] == node;
-		if (!dup)
-			links[n++] = node;
+			dup = dname_equal(links[k].owner, target);
+		if (dup)
+			continue;
+		const uint8_t *owner = node->name;
+		if (wild) { /* the target's name, kept (lowered may be on the stack) */
+			size_t len = dname_len(target);
+			uint8_t *copy = arena_alloc(&ld->in->arena, len, 1);
+			if (copy == NULL)
+				rc = -1;
+			else
+				owner = memcpy(copy, target, len);
+		}
+		links[n++] = (struct zone_link){.node = node, .owner = owner};
 	}
-	int rc = 0;
-	if (n > 0) {
-		const struct zone_node **copy =
-		    arena_alloc(&ld->in->arena, n * sizeof(*copy), _Alignof(void *));
+	if (rc == 0 && n > 0) {
+		struct zone_link *copy = arena_alloc(&ld->in->arena, n * sizeof(*copy), _Alignof(struct zone_link));
 		if (copy == NULL) {
 			rc = -1;
 		} else {
@@ -1637,18 +1667,21 @@ static int freeze(struct loader *ld, struct zone *zone)
 			node->flags |= ZONE_NODE_DNAME;
 	}
 
-	for (size_t i = 0; i < set_count; i++) {
-		struct zone_rrset *set = &in->rrsets[i];
-		if ((set->type == T_NS || set->type == T_MX || set->type == T_SRV || set->type == T_SVCB ||
-		     set->type == T_HTTPS) &&
-		    link_additional(ld, set) < 0)
-			return fail(ld, "%s: out of memory", ld->files[0]);
-	}
 	for (size_t i = 1; i < ld->node_count; i++)
 		if (dname_is_wildcard(in->nodes[i].name))
 			in->nodes[ld->lnodes[i].parent].flags |= ZONE_NODE_HAS_WILDCARD;
 
 	const struct zone_node *apex = &in->nodes[0];
+	/* What zone_lookup needs, for the targets only a wildcard covers. */
+	const struct zone view = {.origin = apex->name, .apex = apex, .internal = in};
+	for (size_t i = 0; i < set_count; i++) {
+		struct zone_rrset *set = &in->rrsets[i];
+		if ((set->type == T_NS || set->type == T_MX || set->type == T_SRV || set->type == T_SVCB ||
+		     set->type == T_HTTPS) &&
+		    link_additional(ld, &view, set) < 0)
+			return fail(ld, "%s: out of memory", ld->files[0]);
+	}
+
 	zone->origin = apex->name;
 	zone->file = ld->files[0];
 	zone->apex = apex;

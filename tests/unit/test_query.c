@@ -626,6 +626,14 @@ static void test_wildcards(void **state)
 	EXPECT(ldns_pkt_answer(r->pkt), "to-wild.example.com.\t3600\tIN\tCNAME\tfoo.wild.example.com.",
 	       "foo.wild.example.com.\t3600\tIN\tA\t192.0.2.99");
 	reply_free(r);
+
+	/* An MX host covered only by a wildcard: the wildcard's address under
+	 * the host's own name, once (knot does the same); a host without
+	 * addresses and one covered by a wildcard CNAME add nothing. */
+	r = ask("wmx.example.com", WIRE_TYPE_MX);
+	expect_header(r, WIRE_RCODE_NOERROR, true, false, 4, 0, 1);
+	EXPECT(ldns_pkt_additional(r->pkt), "mail.wild.example.com.\t3600\tIN\tA\t192.0.2.99");
+	reply_free(r);
 }
 
 static void test_wildcard_ent_rules(void **state)

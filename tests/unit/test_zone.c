@@ -369,23 +369,23 @@ static void test_additional_links(void **state)
 	assert_non_null(ns);
 	assert_int_equal(ns->count, 3);
 	assert_int_equal(ns->additional_count, 2);
-	assert_ptr_equal(ns->additional[0], zone_node_find(z, wire("ns1.shop.example")));
-	assert_ptr_equal(ns->additional[1], zone_node_find(z, wire("ns2.shop.example")));
+	assert_ptr_equal(ns->additional[0].node, zone_node_find(z, wire("ns1.shop.example")));
+	assert_ptr_equal(ns->additional[1].node, zone_node_find(z, wire("ns2.shop.example")));
 
 	/* MX: two records naming the same host give one link */
 	const struct zone_rrset *mx = zone_node_rrset(z->apex, T_MX);
 	assert_int_equal(mx->additional_count, 1);
-	assert_ptr_equal(mx->additional[0], zone_node_find(z, wire("mail.shop.example")));
+	assert_ptr_equal(mx->additional[0].node, zone_node_find(z, wire("mail.shop.example")));
 
 	/* SRV: the in-zone target only */
 	const struct zone_rrset *srv = rrset_at(z, "_sip._tcp.shop.example", T_SRV);
 	assert_int_equal(srv->additional_count, 1);
-	assert_ptr_equal(srv->additional[0], zone_node_find(z, wire("sip.shop.example")));
+	assert_ptr_equal(srv->additional[0].node, zone_node_find(z, wire("sip.shop.example")));
 
 	/* delegation NS links to glue below the cut */
 	const struct zone_rrset *subns = rrset_at(z, "sub.shop.example", T_NS);
 	assert_int_equal(subns->additional_count, 1);
-	assert_ptr_equal(subns->additional[0], zone_node_find(z, wire("ns1.sub.shop.example")));
+	assert_ptr_equal(subns->additional[0].node, zone_node_find(z, wire("ns1.sub.shop.example")));
 
 	/* types without links have none */
 	const struct zone_rrset *a = rrset_at(z, "www.shop.example", T_A);
@@ -396,7 +396,7 @@ static void test_additional_links(void **state)
 	const struct zone *ex = zone_table_find(t, wire("example"));
 	const struct zone_rrset *wmx = rrset_at(ex, "*.example", T_MX);
 	assert_int_equal(wmx->additional_count, 1);
-	assert_ptr_equal(wmx->additional[0], zone_node_find(ex, wire("host1.example")));
+	assert_ptr_equal(wmx->additional[0].node, zone_node_find(ex, wire("host1.example")));
 	zone_table_free(t);
 }
 
