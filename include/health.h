@@ -35,6 +35,20 @@ int health_slot_find(const char *name);
 /* Effective up/down of every slot (bit i = slot i up).  One atomic load. */
 uint64_t health_up_mask(void);
 
+/*
+ * health_up_mask() for answers of one address family (4: A, 6: AAAA),
+ * without the slots whose every address of that family is probed down
+ * while another family keeps them up: an A query must fail over from a
+ * datacenter whose IPv4 addresses are all dead even though its IPv6 ones
+ * answer.  A forced-up slot stays in.  Any other family: health_up_mask().
+ * One atomic load.
+ */
+uint64_t health_up_mask_family(int family);
+
+/* Sets whether every IPv4 / IPv6 address of a slot is probed down (false
+ * for a family the datacenter has no address of). */
+void health_set_family_dead(int slot, bool ipv4_dead, bool ipv6_dead);
+
 /* Sets the probed state of a slot; reason is kept for `health` output and
  * logged when the effective state changes. */
 void health_set_probed(int slot, bool up, const char *reason);

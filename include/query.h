@@ -80,6 +80,10 @@ struct query_outcome {
 	uint64_t datacenters; /* health slots (bit i = slot i) whose records are in the answer */
 };
 
+/* The datacenters up for a policy answer of qtype (health_up_mask_family
+ * of its family): what queries and explain both evaluate policies with. */
+uint64_t query_health_mask(uint16_t qtype);
+
 /* query_respond(), also reporting what happened in *outcome (never NULL). */
 size_t query_respond_outcome(const struct zone_table *zones, const struct policy_set *policies,
                              const struct query_settings *settings, const struct query_client *client,

@@ -130,7 +130,7 @@ static void explain_chain(struct explain_out *o, const struct snapshot *snap, co
                           const uint8_t *qname, uint16_t qtype, const struct policy_client *client)
 {
 	const uint8_t *name = qname;
-	uint64_t up = health_up_mask();
+	uint64_t up = query_health_mask(qtype);
 	uint8_t rewritten[EXPLAIN_CNAME_MAX + 1][DNAME_MAXLEN]; /* DNAME targets, one per link */
 
 	for (unsigned turn = 0; turn <= EXPLAIN_CNAME_MAX; turn++) {

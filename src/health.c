@@ -34,6 +34,7 @@ struct health_entry {
 	bool probed_up;
 	enum health_admin admin;
 	bool up; /* effective, mirrors the slot's bit in health_mask */
+	bool family_dead[2]; /* every IPv4 / IPv6 address probed down (the family has some) */
 	time_t since;
 	char probe_reason[128];
 	struct health_probe *probes; /* details, for `health` */
@@ -43,6 +44,8 @@ struct health_entry {
 static pthread_mutex_t health_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct health_entry health_table[HEALTH_MAX_SLOTS];
 static _Atomic uint64_t health_mask;
+/* health_mask without the slots whose every IPv4 / IPv6 address is down */
+static _Atomic uint64_t health_family_mask[2];
 static _Atomic uint64_t health_addresses[HEALTH_MAX_SLOTS] = {
 	[0 ... HEALTH_MAX_SLOTS - 1] = UINT64_MAX,
 };
@@ -69,20 +72,29 @@ static const char *health_word(bool up)
 	return up ? "up" : "down";
 }
 
-/* Recomputes slot's effective state after a change; publishes and logs it
- * when it differs.  why: what caused the change, for the log line. */
+static void health_store_bit(_Atomic uint64_t *mask, int slot, bool set)
+{
+	uint64_t bit = UINT64_C(1) << slot;
+	uint64_t old = atomic_load(mask);
+	atomic_store(mask, set ? old | bit : old & ~bit);
+}
+
+/* Recomputes slot's effective state after a change; publishes it, and
+ * logs it when it differs.  why: what caused the change, for the log line.
+ * Forced up overrides a dead family as it overrides the probes. */
 static void health_update(int slot, const char *why)
 {
 	struct health_entry *e = &health_table[slot];
 	bool up = health_effective(e);
-	if (up == e->up)
-		return;
-	log_info("health: %s %s -> %s (%s)", e->name, health_word(e->up), health_word(up), why);
-	e->up = up;
-	e->since = time(NULL);
-	uint64_t bit = UINT64_C(1) << slot;
-	uint64_t mask = atomic_load(&health_mask);
-	atomic_store(&health_mask, up ? mask | bit : mask & ~bit);
+	if (up != e->up) {
+		log_info("health: %s %s -> %s (%s)", e->name, health_word(e->up), health_word(up), why);
+		e->up = up;
+		e->since = time(NULL);
+		health_store_bit(&health_mask, slot, up);
+	}
+	for (int f = 0; f < 2; f++)
+		health_store_bit(&health_family_mask[f], slot,
+		                 up && (e->admin == HEALTH_ADMIN_FORCE_UP || !e->family_dead[f]));
 }
 
 static int health_find_locked(const char *name)
@@ -111,6 +123,8 @@ int health_slot(const char *name)
 		struct health_entry *e = &health_table[i];
 		*e = (struct health_entry){.name = copy, .probed_up = true, .up = true, .since = time(NULL)};
 		atomic_fetch_or(&health_mask, UINT64_C(1) << i);
+		atomic_fetch_or(&health_family_mask[0], UINT64_C(1) << i);
+		atomic_fetch_or(&health_family_mask[1], UINT64_C(1) << i);
 		slot = i;
 	}
 	pthread_mutex_unlock(&health_lock);
@@ -128,6 +142,24 @@ int health_slot_find(const char *name)
 uint64_t health_up_mask(void)
 {
 	return atomic_load_explicit(&health_mask, memory_order_acquire);
+}
+
+uint64_t health_up_mask_family(int family)
+{
+	if (family != 4 && family != 6)
+		return health_up_mask();
+	return atomic_load_explicit(&health_family_mask[family == 6], memory_order_acquire);
+}
+
+void health_set_family_dead(int slot, bool ipv4_dead, bool ipv6_dead)
+{
+	pthread_mutex_lock(&health_lock);
+	if (health_slot_valid(slot)) {
+		health_table[slot].family_dead[0] = ipv4_dead;
+		health_table[slot].family_dead[1] = ipv6_dead;
+		health_update(slot, "probe");
+	}
+	pthread_mutex_unlock(&health_lock);
 }
 
 void health_set_probed(int slot, bool up, const char *reason)
@@ -210,6 +242,8 @@ uint64_t health_release_unused(uint64_t keep)
 		atomic_store(&health_addresses[i], UINT64_MAX);
 		atomic_store(&health_rtt_us[i], HEALTH_RTT_UNKNOWN);
 		atomic_fetch_and(&health_mask, ~(UINT64_C(1) << i));
+		atomic_fetch_and(&health_family_mask[0], ~(UINT64_C(1) << i));
+		atomic_fetch_and(&health_family_mask[1], ~(UINT64_C(1) << i));
 		freed |= UINT64_C(1) << i;
 	}
 	pthread_mutex_unlock(&health_lock);
@@ -227,6 +261,8 @@ void health_reset(void)
 		atomic_store(&health_rtt_us[i], HEALTH_RTT_UNKNOWN);
 	}
 	atomic_store(&health_mask, 0);
+	atomic_store(&health_family_mask[0], 0);
+	atomic_store(&health_family_mask[1], 0);
 	pthread_mutex_unlock(&health_lock);
 }
 

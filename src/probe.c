@@ -249,12 +249,13 @@ static void probe_publish(int slot)
 		health_set_rtt_ms(slot, -1);
 		probe_rtt_avg[slot] = -1;
 		health_set_probes(slot, NULL, 0);
+		health_set_family_dead(slot, false, false);
 		health_set_probed(slot, true, "no checks");
 		return;
 	}
 	struct probe_pair **pairs = malloc(count * sizeof(*pairs));
 	struct health_probe *details = malloc(count * sizeof(*details));
-	uint64_t present = 0, down = 0;
+	uint64_t present = 0, down = 0, ipv6 = 0;
 	const struct probe_pair *failing = NULL;
 	size_t n = 0;
 	for (struct probe_pair *p = probe_pairs; p; p = p->next) {
@@ -262,6 +263,8 @@ static void probe_publish(int slot)
 			continue;
 		uint64_t bit = UINT64_C(1) << p->addr_index;
 		present |= bit;
+		if (p->addr.ss_family == AF_INET6)
+			ipv6 |= bit;
 		if (!p->state.up) {
 			down |= bit;
 			if (!failing)
@@ -272,6 +275,7 @@ static void probe_publish(int slot)
 	}
 	uint64_t up = present & ~down;
 	health_set_address_mask(slot, ~down);
+	health_set_family_dead(slot, (present & ~ipv6) && !(up & ~ipv6), (present & ipv6) && !(up & ipv6));
 	char reason[320];
 	int total = __builtin_popcountll(present), alive = __builtin_popcountll(up);
 	if (up)
@@ -933,6 +937,31 @@ static struct probe_pair *probe_pair_find(const char *dc, const char *address,
 	return NULL;
 }
 
+/* The pair a reload replaces when it changes a check's definition but not
+ * its name: same datacenter, address and check name. */
+static const struct probe_pair *probe_pair_predecessor(const char *dc, const char *address, const char *check)
+{
+	for (const struct probe_pair *p = probe_pairs; p; p = p->next)
+		if (!p->keep && !strcmp(p->datacenter, dc) && !strcmp(p->address, address) &&
+		    probe_str_equal(p->check.name, check))
+			return p;
+	return NULL;
+}
+
+/* A changed check keeps what its pair knew: a dead address must not come
+ * back because its timeout was tuned (nor a live one go down under
+ * `initial: down`).  The counts carry too; the new rise / fall apply from
+ * the next result. */
+static void probe_pair_inherit(struct probe_pair *p, const struct probe_pair *old)
+{
+	p->state = old->state;
+	p->since = old->since;
+	p->has_result = old->has_result;
+	p->last_ok = old->last_ok;
+	p->rtt_ms = old->rtt_ms;
+	memcpy(p->reason, old->reason, sizeof(p->reason));
+}
+
 static const struct config_check *probe_config_check(const struct config *config, const char *name)
 {
 	for (size_t i = 0; i < config->check_count; i++)
@@ -983,6 +1012,9 @@ int probe_apply(uv_loop_t *loop, const struct config *config, char *err, size_t 
 						rc = -1;
 						continue;
 					}
+					const struct probe_pair *old = probe_pair_predecessor(dc->name, address, check->name);
+					if (old)
+						probe_pair_inherit(p, old);
 					p->next = fresh;
 					fresh = p;
 				}

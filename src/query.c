@@ -174,6 +174,13 @@ static void query_policy_client_init(struct query_ctx *ctx)
  * cname datacenters in, the fence fallback prefers address ones) make that
  * case rare.
  */
+uint64_t query_health_mask(uint16_t qtype)
+{
+	/* ANY is answered with the A RRset (see query_policy_answers). */
+	bool v4 = qtype == WIRE_TYPE_A || qtype == WIRE_TYPE_ANY;
+	return health_up_mask_family(v4 ? 4 : qtype == WIRE_TYPE_AAAA ? 6 : 0);
+}
+
 static bool query_choose_policy(struct query_ctx *ctx, const struct zone_node *node, uint16_t qtype,
                                 struct query_choice *c)
 {
@@ -182,7 +189,7 @@ static bool query_choose_policy(struct query_ctx *ctx, const struct zone_node *n
 		return true;
 	}
 	struct policy_answer *ans = &c->answer;
-	policy_evaluate(ctx->policies, node->policy, &ctx->policy_client, health_up_mask(), ans);
+	policy_evaluate(ctx->policies, node->policy, &ctx->policy_client, query_health_mask(qtype), ans);
 	struct query_outcome *o = ctx->outcome;
 	if (o->record < 0)
 		o->record = (int32_t)policy_record_index(ctx->policies, node->policy);

@@ -131,6 +131,40 @@ static void test_admin_precedence(void **state)
 	assert_string_equal(st.reason, "connect refused");
 }
 
+/* A datacenter whose every IPv4 address is dead, kept up by IPv6: out of
+ * the A mask only; drained out of all; forced up back into all. */
+static void test_family_masks(void **state)
+{
+	(void)state;
+	int s = health_slot("us-east");
+	uint64_t bit = UINT64_C(1) << s;
+	assert_true(health_up_mask_family(4) & bit);
+	assert_true(health_up_mask_family(6) & bit);
+
+	health_set_family_dead(s, true, false);
+	assert_true(health_up_mask() & bit);
+	assert_false(health_up_mask_family(4) & bit);
+	assert_true(health_up_mask_family(6) & bit);
+	assert_true(health_up_mask_family(0) & bit); /* other types: the datacenter's state */
+
+	health_set_admin(s, HEALTH_ADMIN_FORCE_UP);
+	assert_true(health_up_mask_family(4) & bit);
+	health_set_admin(s, HEALTH_ADMIN_DRAIN);
+	assert_false(health_up_mask_family(4) & bit);
+	assert_false(health_up_mask_family(6) & bit);
+	health_set_admin(s, HEALTH_ADMIN_NONE);
+	assert_false(health_up_mask_family(4) & bit);
+
+	health_set_family_dead(s, false, false);
+	assert_true(health_up_mask_family(4) & bit);
+	/* The whole datacenter down: out of both, whatever the families say. */
+	health_set_probed(s, false, "x");
+	assert_false(health_up_mask_family(4) & bit);
+	assert_false(health_up_mask_family(6) & bit);
+	health_reset();
+	assert_int_equal(health_up_mask_family(4), 0);
+}
+
 static void test_since_and_status(void **state)
 {
 	(void)state;
@@ -277,6 +311,7 @@ int main(void)
 	    cmocka_unit_test_setup(test_slots_full, reset),
 	    cmocka_unit_test_setup(test_mask_bits, reset),
 	    cmocka_unit_test_setup(test_admin_precedence, reset),
+	    cmocka_unit_test_setup(test_family_masks, reset),
 	    cmocka_unit_test_setup(test_since_and_status, reset),
 	    cmocka_unit_test_setup(test_reset, reset),
 	    cmocka_unit_test_setup(test_rtt, reset),

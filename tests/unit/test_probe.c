@@ -251,9 +251,14 @@ static void test_address_and_datacenter_state(void **state)
 	assert_true(dc_up("us-east"));
 
 	/* db (fall 1) on the AAAA address: bit 2 (a addresses first). */
+	int us = health_slot("us-east");
+	assert_true(health_up_mask_family(6) >> us & 1);
 	feed("us-east", "2001:db8::10", "db", false, 0, 1);
 	assert_true(dc_addresses("us-east") == ~UINT64_C(5));
 	assert_true(dc_up("us-east"));
+	/* Its only IPv6 address is dead: AAAA answers fail over, A ones not. */
+	assert_false(health_up_mask_family(6) >> us & 1);
+	assert_true(health_up_mask_family(4) >> us & 1);
 
 	/* The last address down: the datacenter is down, with a reason. */
 	feed("us-east", "192.0.2.11", "db", false, 0, 1);
@@ -363,7 +368,8 @@ static void test_reload_keeps_restarts_stops(void **state)
 	assert_int_equal(detail("us-east", "192.0.2.10", "web").fail_count, 3);
 	assert_true(dc_addresses("us-east") == ~UINT64_C(3));
 
-	/* web changes (a new path): its pairs restart from the initial state;
+	/* web changes (a new path): its pairs restart, but keep what they knew
+	 * (a reload must not bring a dead address back at the initial state);
 	 * db is unchanged and keeps its state.  An address is added. */
 	apply("checks:\n"
 	      "  web: {type: http, port: 8080, path: /healthz, rise: 2, fall: 3, max_rtt: 500ms}\n"
@@ -374,15 +380,34 @@ static void test_reload_keeps_restarts_stops(void **state)
 	      "  eu-central: {a: [198.51.100.10]}\n");
 	assert_int_equal(probe_count(), 8);
 	struct health_probe d = detail("us-east", "192.0.2.10", "web");
+	assert_false(d.up);
+	assert_int_equal(d.fail_count, 3);
+	assert_true(d.has_result);
+	assert_string_equal(d.reason, "connect: connection refused");
+	d = detail("us-east", "192.0.2.12", "web"); /* new: the initial state */
 	assert_true(d.up);
-	assert_int_equal(d.fail_count, 0);
 	assert_false(d.has_result);
 	d = detail("us-east", "192.0.2.11", "db");
 	assert_false(d.up);
 	assert_int_equal(d.fail_count, 1);
-	/* The address indexes follow the new list: .11 is bit 1, the AAAA bit 3. */
-	assert_true(dc_addresses("us-east") == ~UINT64_C(2));
+	/* The address indexes follow the new list: .10 is bit 0, .11 bit 1,
+	 * the AAAA bit 3. */
+	assert_true(dc_addresses("us-east") == ~UINT64_C(3));
 	feed("us-east", "2001:db8::10", "db", false, 0, 1);
+	assert_true(dc_addresses("us-east") == ~UINT64_C(11));
+	/* Two passes (rise 2) bring .10's web back. */
+	feed("us-east", "192.0.2.10", "web", true, 5, 2);
+	assert_true(dc_addresses("us-east") == ~UINT64_C(10));
+
+	/* initial: down on a changed check does not take a live address down. */
+	apply("checks:\n"
+	      "  web: {type: http, port: 8080, path: /healthz, rise: 2, fall: 3, max_rtt: 500ms, initial: down}\n"
+	      "  db:  {type: tcp, port: 5432, rise: 1, fall: 1}\n"
+	      "datacenters:\n"
+	      "  us-east: {a: [192.0.2.10, 192.0.2.11, 192.0.2.12], aaaa: [\"2001:db8::10\"], check: [web, "
+	      "db]}\n"
+	      "  eu-central: {a: [198.51.100.10]}\n");
+	assert_true(detail("us-east", "192.0.2.10", "web").up);
 	assert_true(dc_addresses("us-east") == ~UINT64_C(10));
 
 	/* Checks moved to eu-central: us-east is not probed any more and comes

@@ -1759,6 +1759,29 @@ static void test_policy_drain_down_ttl(void **state)
 	reply_free(r);
 }
 
+/* Every IPv4 address of us-east dead, its IPv6 one alive: A (and ANY,
+ * answered with A) fail over to us-west with down_ttl, as if us-east were
+ * down; AAAA still gets us-east's address at the full TTL. */
+static void test_policy_family_dead(void **state)
+{
+	(void)state;
+	int east = dc_slot("us-east");
+	health_set_family_dead(east, true, false);
+	const uint16_t v4_types[] = {WIRE_TYPE_A, WIRE_TYPE_ANY};
+	for (size_t i = 0; i < 2; i++) {
+		struct reply *r = ask_steer(steer, "www.steer.example", v4_types[i], "198.51.100.1", 32, "127.0.0.1");
+		EXPECT(ldns_pkt_answer(r->pkt), "www.steer.example.\t10\tIN\tA\t192.0.2.20");
+		reply_free(r);
+	}
+	struct reply *r = ask_steer(steer, "www.steer.example", WIRE_TYPE_AAAA, "198.51.100.1", 32, "127.0.0.1");
+	EXPECT(ldns_pkt_answer(r->pkt), "www.steer.example.\t30\tIN\tAAAA\t2001:db8:1::10");
+	reply_free(r);
+	health_set_family_dead(east, false, false);
+	r = ask_steer(steer, "www.steer.example", WIRE_TYPE_A, "198.51.100.1", 32, "127.0.0.1");
+	EXPECT(ldns_pkt_answer(r->pkt), US_EAST_A(30));
+	reply_free(r);
+}
+
 /* A cname datacenter: the CNAME (policy TTL), followed inside the zone;
  * to outside the zone it ends there; CNAME and ANY get it unfollowed. */
 static void test_policy_cname_datacenter(void **state)
@@ -2105,6 +2128,7 @@ int main(void)
 	    cmocka_unit_test(test_policy_client_subnet_off),
 	    cmocka_unit_test(test_policy_static_scope_zero),
 	    cmocka_unit_test(test_policy_drain_down_ttl),
+	    cmocka_unit_test(test_policy_family_dead),
 	    cmocka_unit_test(test_policy_cname_datacenter),
 	    cmocka_unit_test(test_policy_any_and_static_types),
 	    cmocka_unit_test(test_policy_max_addresses),
