@@ -107,6 +107,10 @@ struct health_probe {
  * under the writers' mutex; the query path never reads it. */
 void health_set_probes(int slot, const struct health_probe *probes, size_t count);
 
+/* Replaces entry index of that list (one probe's new result); nothing when
+ * the list is shorter. */
+void health_set_probe(int slot, size_t index, const struct health_probe *probe);
+
 /* Copies up to max of the slot's probe details into out, in the order
  * given to health_set_probes; returns how many there are. */
 size_t health_probes_of(int slot, struct health_probe *out, size_t max);

@@ -320,6 +320,14 @@ void health_set_probes(int slot, const struct health_probe *probes, size_t count
 	free(copy);
 }
 
+void health_set_probe(int slot, size_t index, const struct health_probe *probe)
+{
+	pthread_mutex_lock(&health_lock);
+	if (health_slot_valid(slot) && index < health_table[slot].probe_count)
+		health_table[slot].probes[index] = *probe;
+	pthread_mutex_unlock(&health_lock);
+}
+
 size_t health_probes_of(int slot, struct health_probe *out, size_t max)
 {
 	size_t count = 0;

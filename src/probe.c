@@ -7,9 +7,13 @@
  * timer and its buffers, and is freed when those handles have closed.  A
  * pair removed by a reload while its attempt runs just lets go of it: the
  * attempt finishes closing on its own and reports to no one.  All pairs sit
- * in one list; a datacenter's verdict is recomputed from its pairs after
- * each result, which is a walk over a few hundred entries at most and only
- * happens a few times per second.
+ * in one list, and each datacenter has an array of its own pairs (in
+ * address, then check order), rebuilt when a reload changes the pairs.  A
+ * result recomputes only its datacenter's verdict from that array (bit
+ * operations over at most 64 addresses × its checks) and replaces only its
+ * own entry of the details `health` shows: thousands of pairs at a short
+ * interval must not turn each result into a walk over all of them, on the
+ * loop that also serves TCP and the control socket.
  *
  * The timer is re-armed at the start of every round (interval ±10%), not
  * after the attempt ends, so the cadence does not drift with the RTT; a
@@ -100,12 +104,17 @@ struct probe_pair {
 	char reason[128];
 	unsigned rtt_ms;
 	bool keep; /* probe_apply: still wanted */
+	size_t detail_index; /* position in its datacenter's array and details */
 	uv_timer_t timer;
 	struct probe_attempt *attempt;
 };
 
 static uv_loop_t *probe_loop;
 static struct probe_pair *probe_pairs;
+static struct probe_slot {
+	struct probe_pair **pairs; /* sorted by probe_pair_order */
+	size_t count;
+} probe_by_slot[HEALTH_MAX_SLOTS];
 static uint64_t probe_slots;                   /* slots that have pairs */
 static double probe_rtt_avg[HEALTH_MAX_SLOTS]; /* ms; <0: none yet */
 static uint64_t probe_rng;
@@ -237,30 +246,38 @@ static int probe_pair_order(const void *a, const void *b)
 	return x->check_index < y->check_index ? -1 : x->check_index > y->check_index;
 }
 
-/* Recomputes a datacenter from its pairs and publishes it to health. */
-static void probe_publish(int slot)
+static void probe_detail(const struct probe_pair *p, struct health_probe *d)
 {
-	size_t count = 0;
-	for (struct probe_pair *p = probe_pairs; p; p = p->next)
-		count += p->slot == slot;
-	if (count == 0) {
+	memset(d, 0, sizeof(*d));
+	snprintf(d->address, sizeof(d->address), "%s", p->address);
+	snprintf(d->check, sizeof(d->check), "%s", p->check.name);
+	snprintf(d->reason, sizeof(d->reason), "%s", p->reason);
+	d->up = p->state.up;
+	d->since = p->since;
+	d->has_result = p->has_result;
+	d->last_ok = p->last_ok;
+	d->rtt_ms = p->rtt_ms;
+	d->ok_count = p->state.ok_count;
+	d->fail_count = p->state.fail_count;
+}
+
+/* Recomputes a datacenter's verdict from its pairs and publishes it. */
+static void probe_publish_verdict(int slot)
+{
+	const struct probe_slot *ps = &probe_by_slot[slot];
+	if (ps->count == 0) {
 		/* Not probed (any more): as if no probe had ever spoken. */
 		health_set_address_mask(slot, UINT64_MAX);
 		health_set_rtt_ms(slot, -1);
 		probe_rtt_avg[slot] = -1;
-		health_set_probes(slot, NULL, 0);
 		health_set_family_dead(slot, false, false);
 		health_set_probed(slot, true, "no checks");
 		return;
 	}
-	struct probe_pair **pairs = malloc(count * sizeof(*pairs));
-	struct health_probe *details = malloc(count * sizeof(*details));
 	uint64_t present = 0, down = 0, ipv6 = 0;
 	const struct probe_pair *failing = NULL;
-	size_t n = 0;
-	for (struct probe_pair *p = probe_pairs; p; p = p->next) {
-		if (p->slot != slot)
-			continue;
+	for (size_t i = 0; i < ps->count; i++) {
+		const struct probe_pair *p = ps->pairs[i];
 		uint64_t bit = UINT64_C(1) << p->addr_index;
 		present |= bit;
 		if (p->addr.ss_family == AF_INET6)
@@ -270,8 +287,6 @@ static void probe_publish(int slot)
 			if (!failing)
 				failing = p;
 		}
-		if (pairs)
-			pairs[n++] = p;
 	}
 	uint64_t up = present & ~down;
 	health_set_address_mask(slot, ~down);
@@ -284,28 +299,58 @@ static void probe_publish(int slot)
 		snprintf(reason, sizeof(reason), "%d of %d addresses up; %.47s %.64s: %.127s", alive, total,
 		         failing->address, failing->check.name, failing->reason);
 	health_set_probed(slot, up != 0, reason);
+}
 
-	if (pairs && details) {
-		qsort(pairs, n, sizeof(*pairs), probe_pair_order);
-		for (size_t i = 0; i < n; i++) {
-			const struct probe_pair *p = pairs[i];
-			struct health_probe *d = &details[i];
-			memset(d, 0, sizeof(*d));
-			snprintf(d->address, sizeof(d->address), "%s", p->address);
-			snprintf(d->check, sizeof(d->check), "%s", p->check.name);
-			snprintf(d->reason, sizeof(d->reason), "%s", p->reason);
-			d->up = p->state.up;
-			d->since = p->since;
-			d->has_result = p->has_result;
-			d->last_ok = p->last_ok;
-			d->rtt_ms = p->rtt_ms;
-			d->ok_count = p->state.ok_count;
-			d->fail_count = p->state.fail_count;
-		}
-		health_set_probes(slot, details, n);
+/* Publishes a datacenter whole: verdict and every detail (after a reload). */
+static void probe_publish(int slot)
+{
+	const struct probe_slot *ps = &probe_by_slot[slot];
+	probe_publish_verdict(slot);
+	if (ps->count == 0) {
+		health_set_probes(slot, NULL, 0);
+		return;
 	}
-	free(pairs);
+	struct health_probe *details = malloc(ps->count * sizeof(*details));
+	if (!details)
+		return; /* the old details stay; they are only for display */
+	for (size_t i = 0; i < ps->count; i++)
+		probe_detail(ps->pairs[i], &details[i]);
+	health_set_probes(slot, details, ps->count);
 	free(details);
+}
+
+/* Rebuilds every datacenter's array of pairs after a reload changed them. */
+static int probe_index_slots(void)
+{
+	int rc = 0;
+	for (int slot = 0; slot < HEALTH_MAX_SLOTS; slot++) {
+		free(probe_by_slot[slot].pairs);
+		probe_by_slot[slot] = (struct probe_slot){0};
+	}
+	size_t counts[HEALTH_MAX_SLOTS] = {0};
+	for (struct probe_pair *p = probe_pairs; p; p = p->next)
+		if (p->slot >= 0 && p->slot < HEALTH_MAX_SLOTS)
+			counts[p->slot]++;
+	for (int slot = 0; slot < HEALTH_MAX_SLOTS; slot++) {
+		if (!counts[slot])
+			continue;
+		probe_by_slot[slot].pairs = malloc(counts[slot] * sizeof(struct probe_pair *));
+		if (!probe_by_slot[slot].pairs)
+			rc = -1; /* that datacenter reads as not probed: failing open */
+	}
+	for (struct probe_pair *p = probe_pairs; p; p = p->next) {
+		struct probe_slot *ps = p->slot >= 0 && p->slot < HEALTH_MAX_SLOTS ? &probe_by_slot[p->slot] : NULL;
+		if (ps && ps->pairs)
+			ps->pairs[ps->count++] = p;
+	}
+	for (int slot = 0; slot < HEALTH_MAX_SLOTS; slot++) {
+		struct probe_slot *ps = &probe_by_slot[slot];
+		if (ps->count)
+			qsort(ps->pairs, ps->count, sizeof(*ps->pairs), probe_pair_order);
+		for (size_t i = 0; i < ps->count; i++)
+			ps->pairs[i]->detail_index = i;
+	}
+	return rc;
 }
 
 /* One finished probe of a pair, real or injected. */
@@ -333,7 +378,12 @@ static void probe_result(struct probe_pair *p, bool ok, double rtt_ms, const cha
 		         p->check.name, probe_word(was), probe_word(p->state.up), why, p->state.ok_count,
 		         p->state.fail_count);
 	}
-	probe_publish(p->slot);
+	if (p->slot < 0 || p->slot >= HEALTH_MAX_SLOTS)
+		return;
+	probe_publish_verdict(p->slot);
+	struct health_probe d;
+	probe_detail(p, &d);
+	health_set_probe(p->slot, p->detail_index, &d);
 }
 
 /* ---- judging replies ---- */
@@ -437,26 +487,70 @@ static void probe_attempt_closed(uv_handle_t *h)
 	free(a);
 }
 
-/* Ends an attempt once: closes its handles and reports to its pair. */
-static void probe_attempt_finish(struct probe_attempt *a, bool ok, const char *reason)
+/* Ends an attempt once: closes its handles and lets go of its pair.
+ * Returns the pair (NULL when it had let go first). */
+static struct probe_pair *probe_attempt_end(struct probe_attempt *a)
 {
 	if (a->done)
-		return;
+		return NULL;
 	a->done = true;
-	double rtt_ms = (double)(uv_hrtime() - a->started_ns) / 1e6;
 	uv_timer_stop(&a->timeout);
 	uv_close((uv_handle_t *)&a->timeout, probe_attempt_closed);
 	if (a->sock.handle.data == a)
 		uv_close(&a->sock.handle, probe_attempt_closed);
 	struct probe_pair *p = a->pair;
-	if (p) {
+	if (p)
 		p->attempt = NULL;
+	return p;
+}
+
+/* Ends an attempt once and reports its result to its pair. */
+static void probe_attempt_finish(struct probe_attempt *a, bool ok, const char *reason)
+{
+	double rtt_ms = (double)(uv_hrtime() - a->started_ns) / 1e6;
+	struct probe_pair *p = probe_attempt_end(a);
+	if (p)
 		probe_result(p, ok, rtt_ms, reason);
-	}
+}
+
+/* Errors that say this host ran short (descriptors, buffers, memory,
+ * ephemeral ports), not that the target failed. */
+static bool probe_local_error(int status)
+{
+	return status == UV_EMFILE || status == UV_ENFILE || status == UV_ENOBUFS || status == UV_ENOMEM ||
+	       status == UV_EADDRNOTAVAIL;
+}
+
+#define PROBE_WARN_INTERVAL_NS UINT64_C(10000000000)
+
+/* Ends an attempt that could not be made for a local shortage: no result
+ * (a healthy target must not go down because this host ran out of file
+ * descriptors), one warning per PROBE_WARN_INTERVAL_NS at most. */
+static void probe_attempt_skip(struct probe_attempt *a, const char *what, int status)
+{
+	static uint64_t last_warn_ns;
+	static unsigned skipped;
+	struct probe_pair *p = probe_attempt_end(a);
+	if (!p)
+		return;
+	skipped++;
+	uint64_t now = uv_hrtime();
+	if (last_warn_ns && now - last_warn_ns < PROBE_WARN_INTERVAL_NS)
+		return;
+	log_warn("probe: %u round%s skipped for a local shortage, not counted against the target; last: %s %s "
+	         "%s: %s: %s",
+	         skipped, skipped == 1 ? "" : "s", p->datacenter, p->address, p->check.name, what,
+	         uv_strerror(status));
+	last_warn_ns = now;
+	skipped = 0;
 }
 
 static void probe_fail_uv(struct probe_attempt *a, const char *what, int status)
 {
+	if (probe_local_error(status)) {
+		probe_attempt_skip(a, what, status);
+		return;
+	}
 	char reason[128];
 	snprintf(reason, sizeof(reason), "%s: %s", what, uv_strerror(status));
 	probe_attempt_finish(a, false, reason);
@@ -787,7 +881,8 @@ static void probe_http_request(struct probe_attempt *a, const struct probe_pair 
 	a->request_len = n < 0 ? 0 : (size_t)n >= sizeof(a->request) ? sizeof(a->request) - 1 : (size_t)n;
 }
 
-/* Sets up the socket of an attempt; -1 with reason on failure. */
+/* Sets up the socket of an attempt; on failure -1 with reason, or the
+ * libuv error (< -1) when it was libuv's. */
 static int probe_attempt_open(struct probe_attempt *a, struct probe_pair *p, char *reason, size_t len)
 {
 	int r;
@@ -837,7 +932,7 @@ static int probe_attempt_open(struct probe_attempt *a, struct probe_pair *p, cha
 	return 0;
 uv_fail:
 	snprintf(reason, len, "%s", uv_strerror(r));
-	return -1;
+	return r < -1 ? r : -1;
 }
 
 static void probe_attempt_start(struct probe_pair *p)
@@ -856,7 +951,10 @@ static void probe_attempt_start(struct probe_pair *p)
 	a->open_handles = 1;
 	uv_timer_start(&a->timeout, probe_timeout_cb, p->check.timeout_ms, 0);
 	char reason[128];
-	if (probe_attempt_open(a, p, reason, sizeof(reason)) < 0)
+	int r = probe_attempt_open(a, p, reason, sizeof(reason));
+	if (r < -1 && probe_local_error(r))
+		probe_attempt_skip(a, "socket", r);
+	else if (r < 0)
 		probe_attempt_finish(a, false, reason);
 }
 
@@ -1044,6 +1142,10 @@ int probe_apply(uv_loop_t *loop, const struct config *config, char *err, size_t 
 		link = &p->next;
 		started++;
 	}
+	if (probe_index_slots() < 0) {
+		snprintf(err, errlen, "probe: out of memory");
+		rc = -1;
+	}
 	uint64_t affected = slots | probe_slots;
 	probe_slots = slots;
 	for (int slot = 0; slot < HEALTH_MAX_SLOTS; slot++)
@@ -1060,6 +1162,7 @@ void probe_stop(void)
 		probe_pairs = p->next;
 		probe_pair_stop(p);
 	}
+	probe_index_slots(); /* frees the arrays: no pairs are left */
 	probe_slots = 0;
 	for (int i = 0; i < HEALTH_MAX_SLOTS; i++)
 		probe_rtt_avg[i] = -1;

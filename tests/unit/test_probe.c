@@ -18,6 +18,8 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <sys/resource.h>
+
 #include <cmocka.h>
 #include <uv.h>
 
@@ -513,6 +515,55 @@ static void test_real_http_timeout(void **state)
 	close(fd);
 }
 
+/* Out of file descriptors here: the rounds are skipped, not failed (a
+ * healthy target must not go down because this host ran short); once
+ * descriptors are back the probe reports again. */
+static void test_real_probe_fd_shortage(void **state)
+{
+	(void)state;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	socklen_t len = sizeof(sin);
+	getsockname(fd, (struct sockaddr *)&sin, &len);
+	assert_int_equal(listen(fd, 16), 0);
+	char text[512];
+	snprintf(text, sizeof(text),
+	         "checks:\n  t: {type: tcp, port: %u, interval: 100ms, timeout: 50ms, rise: 1, fall: 1}\n"
+	         "datacenters:\n  lo: {a: [127.0.0.1], check: t}\n",
+	         ntohs(sin.sin_port));
+	apply(text);
+
+	/* No descriptor above the ones open now. */
+	struct rlimit saved, tight;
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &saved), 0);
+	int spare = dup(0);
+	assert_true(spare >= 0);
+	close(spare);
+	tight = saved;
+	tight.rlim_cur = (rlim_t)spare;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &tight), 0);
+	uv_timer_t tick;
+	uv_timer_init(&loop, &tick);
+	for (int i = 0; i < 40; i++) { /* 0.4 s: about four rounds */
+		uv_timer_start(&tick, stop_loop, 10, 0);
+		uv_run(&loop, UV_RUN_DEFAULT);
+	}
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &saved), 0);
+	uv_close((uv_handle_t *)&tick, NULL);
+	uv_run(&loop, UV_RUN_NOWAIT);
+	struct health_probe d = detail("lo", "127.0.0.1", "t");
+	assert_false(d.has_result);
+	assert_int_equal(d.fail_count, 0);
+	assert_true(d.up);
+	assert_true(dc_up("lo"));
+
+	d = run_until_result("lo", "127.0.0.1", "t", 1, 0);
+	assert_true(d.last_ok);
+	assert_string_equal(d.reason, "connected");
+	close(fd);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -544,6 +595,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_reload_keeps_restarts_stops, setup_each, teardown_each),
 	    cmocka_unit_test_setup_teardown(test_real_tcp_probe, setup_each, teardown_each),
 	    cmocka_unit_test_setup_teardown(test_real_http_timeout, setup_each, teardown_each),
+	    cmocka_unit_test_setup_teardown(test_real_probe_fd_shortage, setup_each, teardown_each),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
