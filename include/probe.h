@@ -73,9 +73,12 @@ int probe_inject(const char *datacenter, const char *address, const char *check,
 
 /*
  * Judges an HTTP response (the first bytes read, at most 4 KiB) against a
- * check's expect_status and expect_body.  Returns true when it passes;
- * reason gets "status 200" or why not ("status 503 not in [200, 204]",
- * "body lacks 'ok'", "bad status line").
+ * check's expect_status and expect_body, after any interim 1xx responses.
+ * A response shorter than 4 KiB is all there was, so it must have its
+ * whole header section and the body its Content-Length announced.  Returns
+ * true when it passes; reason gets "status 200" or why not ("status 503,
+ * want 200, 204", "status 200, body lacks 'ok'", "status 200, truncated
+ * response (headers)", "bad status line").
  */
 struct config_check;
 bool probe_http_judge(const struct config_check *check, const char *response, size_t len, char *reason,
@@ -89,8 +92,9 @@ size_t probe_dns_query(const struct config_check *check, uint16_t id, uint8_t *b
 
 /* Judges a DNS reply to the query with id: 1 when it is a response with
  * that id and the same question whose rcode is expect_rcode, 0 when it
- * fails (reason says why), -1 when it is not a reply to that query (a
- * stray or late packet: keep waiting). */
+ * fails (reason says why: another rcode, another opcode, NOERROR without
+ * the question; an error rcode may come without the question), -1 when it
+ * is not a reply to that query (a stray or late packet: keep waiting). */
 int probe_dns_judge(const struct config_check *check, uint16_t id, const uint8_t *reply, size_t len,
                     char *reason, size_t reasonlen);
 

@@ -279,7 +279,7 @@ static const struct schema_item schema_check[] = {
 	KEY_STRING("path", struct config_check, path, 1024, false),
 	KEY_STRING("host", struct config_check, host, 255, false),
 	KEY_UINTS("expect_status", struct config_check, expect_status, expect_status_count, 100, 599),
-	KEY_STRING("expect_body", struct config_check, expect_body, 4096, false),
+	KEY_STRING("expect_body", struct config_check, expect_body, 1024, false), /* within the 4 KiB read */
 	KEY_STRING("query", struct config_check, query_name, 1100, false),         /* split by finish_check */
 	KEY_CHOICE("expect_rcode", struct config_check, expect_rcode,
 	           "NOERROR FORMERR SERVFAIL NXDOMAIN NOTIMP REFUSED YXDOMAIN YXRRSET NXRRSET NOTAUTH NOTZONE", "NOERROR"),
@@ -1621,11 +1621,15 @@ static int finish_check(struct config_reader *r, const struct schema_item *items
 		free(c->query_name);
 		c->query_name = copy;
 	}
-	if (c->timeout_ms >= c->interval_ms) {
+	/* Rounds start every interval ±10% and one still running skips the
+	 * next: a timeout of 90% of the interval or more would lose rounds
+	 * against a silent target and stretch interval × fall + timeout. */
+	if ((uint64_t)c->timeout_ms * 10 >= (uint64_t)c->interval_ms * 9) {
 		int line = lines[schema_index(items, "timeout")];
 		return config_fail(r, line ? line : lines[schema_index(items, "interval")],
-		                   "timeout %s: %u ms must be less than the interval, %u ms", where,
-		                   c->timeout_ms, c->interval_ms);
+		                   "timeout %s: %u ms must be below 90%% of the interval (%u ms): rounds start "
+		                   "every interval ±10%%, so a longer timeout would skip some",
+		                   where, c->timeout_ms, c->interval_ms);
 	}
 	return 0;
 }

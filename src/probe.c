@@ -388,16 +388,72 @@ static void probe_result(struct probe_pair *p, bool ok, double rtt_ms, const cha
 
 /* ---- judging replies ---- */
 
-bool probe_http_judge(const struct config_check *check, const char *response, size_t len, char *reason,
-                      size_t reasonlen)
+/* The status of the response starting at r, or 0 when its status line is
+ * not HTTP/1.x's. */
+static unsigned probe_http_status(const char *response, size_t len)
 {
 	const unsigned char *r = (const unsigned char *)response;
 	if (len < 12 || memcmp(r, "HTTP/1.", 7) || !isdigit(r[7]) || r[8] != ' ' || !isdigit(r[9]) ||
-	    !isdigit(r[10]) || !isdigit(r[11]) || (len > 12 && r[12] != ' ' && r[12] != '\r')) {
+	    !isdigit(r[10]) || !isdigit(r[11]) || (len > 12 && r[12] != ' ' && r[12] != '\r'))
+		return 0;
+	return (unsigned)((r[9] - '0') * 100 + (r[10] - '0') * 10 + (r[11] - '0'));
+}
+
+/* Where the final response starts: interim 1xx responses (103 Early
+ * Hints, 100 Continue) come first and are skipped (RFC 9110 15.2); 101
+ * ends the exchange and counts as final.  -1 while an interim one is not
+ * complete yet. */
+static ssize_t probe_http_final(const char *response, size_t len)
+{
+	size_t at = 0;
+	for (;;) {
+		unsigned status = probe_http_status(response + at, len - at);
+		if (status < 100 || status > 199 || status == 101)
+			return (ssize_t)at;
+		const char *end = memmem(response + at, len - at, "\r\n\r\n", 4);
+		if (!end)
+			return -1;
+		at = (size_t)(end + 4 - response);
+	}
+}
+
+/* The value of the Content-Length header in the head [line, end), or -1. */
+static long probe_http_content_length(const char *line, const char *end)
+{
+	while (line < end) {
+		const char *eol = memmem(line, (size_t)(end - line) + 2, "\r\n", 2);
+		if (!eol)
+			break;
+		if ((size_t)(eol - line) > 15 && !strncasecmp(line, "content-length:", 15)) {
+			char *stop;
+			long body = strtol(line + 15, &stop, 10);
+			return body >= 0 ? body : -1;
+		}
+		line = eol + 2;
+	}
+	return -1;
+}
+
+bool probe_http_judge(const struct config_check *check, const char *response, size_t len, char *reason,
+                      size_t reasonlen)
+{
+	/* All of it came when it is shorter than what we read at most: then
+	 * the header section must be whole and the body as long as announced
+	 * (a server dying mid-response is not healthy).  At the limit, what
+	 * came is judged. */
+	bool whole = len < PROBE_RESPONSE_MAX;
+	ssize_t final = probe_http_final(response, len);
+	if (final < 0) {
+		snprintf(reason, reasonlen, "truncated response (interim %u)", probe_http_status(response, len));
+		return false;
+	}
+	response += final;
+	len -= (size_t)final;
+	unsigned status = probe_http_status(response, len);
+	if (status == 0) {
 		snprintf(reason, reasonlen, "bad status line");
 		return false;
 	}
-	unsigned status = (unsigned)((r[9] - '0') * 100 + (r[10] - '0') * 10 + (r[11] - '0'));
 	bool listed = false;
 	for (size_t i = 0; i < check->expect_status_count; i++)
 		listed |= check->expect_status[i] == status;
@@ -410,8 +466,19 @@ bool probe_http_judge(const struct config_check *check, const char *response, si
 		snprintf(reason, reasonlen, "status %u, want %s", status, want);
 		return false;
 	}
+	const char *end = memmem(response, len, "\r\n\r\n", 4);
+	if (whole && !end) {
+		snprintf(reason, reasonlen, "status %u, truncated response (headers)", status);
+		return false;
+	}
+	long announced = end ? probe_http_content_length(response, end) : -1;
+	size_t received = end ? (size_t)(response + len - (end + 4)) : 0;
+	if (whole && announced >= 0 && received < (size_t)announced) {
+		snprintf(reason, reasonlen, "status %u, truncated response (body %zu of %ld bytes)", status, received,
+		         announced);
+		return false;
+	}
 	if (check->expect_body) {
-		const char *end = memmem(response, len, "\r\n\r\n", 4);
 		const char *body = end ? end + 4 : response + len;
 		size_t body_len = (size_t)(response + len - body);
 		if (!memmem(body, body_len, check->expect_body, strlen(check->expect_body))) {
@@ -456,15 +523,29 @@ int probe_dns_judge(const struct config_check *check, uint16_t id, const uint8_t
 {
 	uint8_t query[PROBE_DNS_MAX];
 	size_t qlen = probe_dns_query(check, id, query, sizeof(query));
-	if (qlen == 0 || len < qlen || reply[0] != query[0] || reply[1] != query[1] || !(reply[2] & 0x80))
+	if (qlen == 0 || len < 12 || reply[0] != query[0] || reply[1] != query[1] || !(reply[2] & 0x80))
 		return -1; /* not a response to our query */
-	/* The question must come back as asked (names compared without case). */
-	if (reply[4] != 0 || reply[5] != 1)
-		return -1;
-	for (size_t i = 12; i < qlen; i++)
-		if (tolower(reply[i]) != tolower(query[i]))
-			return -1;
+	unsigned opcode = reply[2] >> 3 & 0x0f;
 	unsigned rcode = reply[3] & 0x0f;
+	if (opcode != 0) {
+		snprintf(reason, reasonlen, "reply opcode %u, want QUERY", opcode);
+		return 0;
+	}
+	if (reply[4] == 0 && reply[5] == 0) {
+		/* Errors may come without the question (RFC 1035 4.1.1 does not
+		 * require it): judged now rather than at the timeout. */
+		if (rcode == 0) {
+			snprintf(reason, reasonlen, "reply without the question");
+			return 0;
+		}
+	} else {
+		/* The question must come back as asked (names compared without case). */
+		if (len < qlen || reply[4] != 0 || reply[5] != 1)
+			return -1;
+		for (size_t i = 12; i < qlen; i++)
+			if (tolower(reply[i]) != tolower(query[i]))
+				return -1;
+	}
 	if (rcode != check->expect_rcode) {
 		snprintf(reason, reasonlen, "rcode %s, want %s", probe_rcode_name(rcode),
 		         probe_rcode_name(check->expect_rcode));
@@ -569,21 +650,18 @@ static bool probe_http_complete(const struct probe_attempt *a)
 {
 	if (a->response_len >= PROBE_RESPONSE_MAX)
 		return true;
-	const char *end = memmem(a->response, a->response_len, "\r\n\r\n", 4);
+	ssize_t final = probe_http_final(a->response, a->response_len);
+	if (final < 0)
+		return false;
+	const char *start = a->response + final;
+	size_t len = a->response_len - (size_t)final;
+	const char *end = memmem(start, len, "\r\n\r\n", 4);
 	if (!end)
 		return false;
-	size_t head = (size_t)(end + 4 - a->response);
-	for (const char *line = a->response; line < end;) {
-		const char *eol = memmem(line, (size_t)(end - line) + 2, "\r\n", 2);
-		if (!eol)
-			break;
-		if ((size_t)(eol - line) > 15 && !strncasecmp(line, "content-length:", 15)) {
-			unsigned long body = strtoul(line + 15, NULL, 10);
-			return a->response_len - head >= body;
-		}
-		line = eol + 2;
-	}
-	return false; /* no length: read until the server closes */
+	long body = probe_http_content_length(start, end);
+	if (body < 0)
+		return false; /* no length: read until the server closes */
+	return (size_t)(start + len - (end + 4)) >= (size_t)body;
 }
 
 static void probe_http_done(struct probe_attempt *a)

@@ -990,7 +990,7 @@ static void test_checks(void **state)
 	        "  db:   { type: tcp, port: 5432, interval: 5s, timeout: 1s, initial: down }\n"
 	        "  ns:   { type: DNS, query: \"Health.Shop.Example aaaa\", expect_rcode: nxdomain }\n"
 	        "  tls:  { type: https, tls_verify: false, expect_status: 204 }\n"
-	        "  q:    { type: dns, query: \"x.example TYPE65\", interval: 1m, timeout: 59999 }\n"
+	        "  q:    { type: dns, query: \"x.example TYPE65\", interval: 1m, timeout: 53999 }\n"
 	        "datacenters:\n"
 	        "  us-east: { a: [192.0.2.10], check: web }\n"
 	        "  eu-central: { a: [192.0.2.20], aaaa: [\"2001:db8::20\"], check: [web, db] }\n"
@@ -1105,9 +1105,28 @@ static void test_check_errors(void **state)
 	expect_error("checks:\n  w:\n    type: http\n    expect_status: {a: 1}\n", 4,
 	             "expect_status in check w: want a list of integers, got a mapping");
 	expect_error("checks:\n  w:\n    type: tcp\n    port: 1\n    interval: 1s\n    timeout: 1s\n", 6,
-	             "timeout in check w: 1000 ms must be less than the interval, 1000 ms");
+	             "timeout in check w: 1000 ms must be below 90% of the interval (1000 ms): rounds start every "
+	             "interval ±10%, so a longer timeout would skip some");
+	{
+		/* Just below the bound is fine; a 1 KiB expect_body too, not a longer one. */
+		char text[1400];
+		snprintf(text, sizeof text, "checks:\n  w: {type: http, interval: 1s, timeout: 899ms, expect_body: \"%0*d\"}\n",
+		         1024, 0);
+		struct config cfg;
+		load_ok(text, &cfg);
+		assert_int_equal(cfg.checks[0].timeout_ms, 899);
+		config_free(&cfg);
+		snprintf(text, sizeof text, "checks:\n  w: {type: http, expect_body: \"%0*d\"}\n", 1025, 0);
+		char err[1024] = "";
+		assert_int_equal(load_text(text, &cfg, err, sizeof err), -1);
+		assert_non_null(strstr(err, ":2: expect_body in check w: "));
+	}
+	expect_error("checks:\n  w:\n    type: tcp\n    port: 1\n    interval: 1s\n    timeout: 900ms\n", 6,
+	             "timeout in check w: 900 ms must be below 90% of the interval (1000 ms): rounds start every "
+	             "interval ±10%, so a longer timeout would skip some");
 	expect_error("checks:\n  w:\n    type: tcp\n    port: 1\n    interval: 1s\n", 5,
-	             "timeout in check w: 2000 ms must be less than the interval, 1000 ms");
+	             "timeout in check w: 2000 ms must be below 90% of the interval (1000 ms): rounds start every "
+	             "interval ±10%, so a longer timeout would skip some");
 	expect_error("checks:\n  w:\n    type: tcp\n    port: 1\n    interval: 10ms\n", 5,
 	             "interval in check w: 10 is out of range 100..3600000 ms");
 	expect_error("checks:\n  w:\n    type: tcp\n    port: 1\n    interval: 10 s\n", 5,

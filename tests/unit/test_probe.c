@@ -170,6 +170,40 @@ static void test_http_judge(void **state)
 	assert_string_equal(why, "status 200, body lacks 'ok'");
 	/* Bytes after the judged length do not count. */
 	assert_false(probe_http_judge(&c, body, strlen(body) - 1, why, sizeof(why)));
+	assert_string_equal(why, "status 200, truncated response (body 8 of 9 bytes)");
+	c.expect_body = NULL;
+
+	/* A server that dies mid-response is not healthy: the header section
+	 * cut short, or a body shorter than its Content-Length. */
+	const char *cut[] = {"HTTP/1.1 200 OK\r\nContent-Le", "HTTP/1.1 200 OK\r\n", "HTTP/1.1 200"};
+	for (size_t i = 0; i < 3; i++) {
+		assert_false(probe_http_judge(&c, cut[i], strlen(cut[i]), why, sizeof(why)));
+		assert_string_equal(why, "status 200, truncated response (headers)");
+	}
+	const char *short_body = "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nok";
+	assert_false(probe_http_judge(&c, short_body, strlen(short_body), why, sizeof(why)));
+	assert_string_equal(why, "status 200, truncated response (body 2 of 100 bytes)");
+	/* Without a length, the close ends the body (HTTP/1.0 style). */
+	const char *closed = "HTTP/1.0 200 OK\r\nServer: x\r\n\r\nsome body";
+	assert_true(probe_http_judge(&c, closed, strlen(closed), why, sizeof(why)));
+	/* At the 4 KiB read limit what came is judged, headers unfinished. */
+	char big[4096];
+	memset(big, 'x', sizeof(big));
+	memcpy(big, "HTTP/1.1 200 OK\r\nX-Big: ", 25);
+	assert_true(probe_http_judge(&c, big, sizeof(big), why, sizeof(why)));
+
+	/* Interim responses (RFC 9110 15.2) are skipped; the final one counts. */
+	const char *hints = "HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\n"
+	                    "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+	c.expect_body = "ok";
+	assert_true(probe_http_judge(&c, hints, strlen(hints), why, sizeof(why)));
+	assert_string_equal(why, "status 200");
+	const char *cont = "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 503 Busy\r\nContent-Length: 0\r\n\r\n";
+	assert_false(probe_http_judge(&c, cont, strlen(cont), why, sizeof(why)));
+	assert_string_equal(why, "status 503, want 200, 204");
+	const char *interim_cut = "HTTP/1.1 103 Early Hints\r\nLink: </s.css>";
+	assert_false(probe_http_judge(&c, interim_cut, strlen(interim_cut), why, sizeof(why)));
+	assert_string_equal(why, "truncated response (interim 103)");
 }
 
 static void test_dns_judge(void **state)
@@ -212,6 +246,23 @@ static void test_dns_judge(void **state)
 	assert_int_equal(probe_dns_judge(&c, 0x1234, r, len, why, sizeof(why)), -1);
 	r[13] = 'h';
 	assert_int_equal(probe_dns_judge(&c, 0x1234, r, 11, why, sizeof(why)), -1);
+
+	/* A reply of another opcode (UPDATE) is a failure, not a pass. */
+	c.expect_rcode = 0;
+	r[3] = 0x00;
+	r[2] = 0x84 | 5 << 3;
+	assert_int_equal(probe_dns_judge(&c, 0x1234, r, len, why, sizeof(why)), 0);
+	assert_string_equal(why, "reply opcode 5, want QUERY");
+	/* An error reply without the question (RFC 1035 allows it) is judged
+	 * at once by its rcode instead of waiting for the timeout. */
+	r[2] = 0x84;
+	r[3] = 0x05;
+	r[5] = 0;
+	assert_int_equal(probe_dns_judge(&c, 0x1234, r, 12, why, sizeof(why)), 0);
+	assert_string_equal(why, "rcode REFUSED, want NOERROR");
+	r[3] = 0x00; /* NOERROR without the question: not an answer to it */
+	assert_int_equal(probe_dns_judge(&c, 0x1234, r, 12, why, sizeof(why)), 0);
+	assert_string_equal(why, "reply without the question");
 }
 
 /* ---- results into the health table ---- */
