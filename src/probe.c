@@ -85,7 +85,7 @@ struct probe_attempt {
 	SSL *ssl;
 	BIO *rbio, *wbio; /* owned by ssl */
 	bool tls_ready, tls_sent;
-	char net[PROBE_TLS_READ];
+	char *net; /* PROBE_TLS_READ bytes, for https only: most attempts need no 16 KiB to clear */
 #endif
 };
 
@@ -564,6 +564,7 @@ static void probe_attempt_closed(uv_handle_t *h)
 		return;
 #ifdef GEOSTEER_TLS
 	SSL_free(a->ssl); /* frees the BIOs too */
+	free(a->net);
 #endif
 	free(a);
 }
@@ -794,10 +795,11 @@ static int probe_tls_start(struct probe_attempt *a, const struct probe_pair *p)
 		if (SSL_CTX_set_default_verify_paths(probe_tls_ctx) != 1)
 			log_warn("probe: cannot load the system's CA certificates; https checks will fail");
 	}
+	a->net = malloc(PROBE_TLS_READ);
 	a->ssl = SSL_new(probe_tls_ctx);
 	a->rbio = BIO_new(BIO_s_mem());
 	a->wbio = BIO_new(BIO_s_mem());
-	if (!a->ssl || !a->rbio || !a->wbio) {
+	if (!a->net || !a->ssl || !a->rbio || !a->wbio) {
 		BIO_free(a->rbio);
 		BIO_free(a->wbio);
 		return -1;
@@ -830,7 +832,7 @@ static void probe_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 	struct probe_attempt *a = h->data;
 #ifdef GEOSTEER_TLS
 	if (a->ssl) {
-		*buf = uv_buf_init(a->net, sizeof(a->net));
+		*buf = uv_buf_init(a->net, PROBE_TLS_READ);
 		return;
 	}
 #endif

@@ -1108,6 +1108,34 @@ static void test_check_errors(void **state)
 	             "timeout in check w: 1000 ms must be below 90% of the interval (1000 ms): rounds start every "
 	             "interval ±10%, so a longer timeout would skip some");
 	{
+		/* Probes a second: 8 datacenters × 64 addresses every 100 ms is
+		 * 5,120, past what the serving loop runs; every 110 ms, 4,655. */
+		static char text[16384];
+		for (int pass = 0; pass < 2; pass++) {
+			size_t used = (size_t)snprintf(text, sizeof text,
+			                               "checks:\n  w: {type: tcp, port: 1, interval: %s, timeout: 50ms}\n"
+			                               "datacenters:\n",
+			                               pass ? "110ms" : "100ms");
+			for (int d = 0; d < 8; d++) {
+				used += (size_t)snprintf(text + used, sizeof text - used, "  dc%d: {check: w, a: [", d);
+				for (int a = 0; a < 64; a++)
+					used += (size_t)snprintf(text + used, sizeof text - used, "%s192.0.%d.%d", a ? ", " : "",
+					                         d, a + 1);
+				used += (size_t)snprintf(text + used, sizeof text - used, "]}\n");
+			}
+			struct config cfg;
+			if (pass) {
+				load_ok(text, &cfg);
+				config_free(&cfg);
+			} else {
+				expect_error(text, 2,
+				             "checks: the datacenters' addresses × checks come to 5120 probes a second, more "
+				             "than the 5000 the serving loop can run without delaying TCP answers; lengthen "
+				             "the intervals or probe fewer addresses");
+			}
+		}
+	}
+	{
 		/* Just below the bound is fine; a 1 KiB expect_body too, not a longer one. */
 		char text[1400];
 		snprintf(text, sizeof text, "checks:\n  w: {type: http, interval: 1s, timeout: 899ms, expect_body: \"%0*d\"}\n",
