@@ -289,8 +289,6 @@ static void probe_publish_verdict(int slot)
 		}
 	}
 	uint64_t up = present & ~down;
-	health_set_address_mask(slot, ~down);
-	health_set_family_dead(slot, (present & ~ipv6) && !(up & ~ipv6), (present & ipv6) && !(up & ipv6));
 	char reason[320];
 	int total = __builtin_popcountll(present), alive = __builtin_popcountll(up);
 	if (up)
@@ -298,7 +296,18 @@ static void probe_publish_verdict(int slot)
 	else
 		snprintf(reason, sizeof(reason), "%d of %d addresses up; %.47s %.64s: %.127s", alive, total,
 		         failing->address, failing->check.name, failing->reason);
+	/* Queries read the datacenter's state, then its address mask, each
+	 * with one atomic load.  Losing an address, the states go first and
+	 * the mask last; gaining one, the reverse: so a query between two of
+	 * these stores never sees the datacenter up with every address bit
+	 * clear, which it would answer by failing open with the dead ones. */
+	bool losing = (health_address_mask(slot) & down) != 0;
+	if (!losing)
+		health_set_address_mask(slot, ~down);
+	health_set_family_dead(slot, (present & ~ipv6) && !(up & ~ipv6), (present & ipv6) && !(up & ipv6));
 	health_set_probed(slot, up != 0, reason);
+	if (losing)
+		health_set_address_mask(slot, ~down);
 }
 
 /* Publishes a datacenter whole: verdict and every detail (after a reload). */
