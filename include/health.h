@@ -58,14 +58,28 @@ void health_set_admin(int slot, enum health_admin admin);
 
 /*
  * Per-address state, for datacenters whose addresses are probed one by one:
- * bit i set = address i of the datacenter is up, counting its `a`
- * addresses first, then its `aaaa` addresses.  All ones (every address up)
- * until a probe says otherwise.  The query path leaves out the addresses
- * whose bit is clear, unless that would leave none (then it fails open and
- * answers them all).  One atomic load.
+ * bit health_address_bit() set = that address is up.  All ones (every
+ * address up) until a probe says otherwise.  The query path leaves out the
+ * addresses whose bit is clear, unless that would leave none (then it
+ * fails open and answers them all).  One atomic load.
  */
 uint64_t health_address_mask(int slot);
 void health_set_address_mask(int slot, uint64_t mask);
+
+/*
+ * The bit of an address (its 4 or 16 bytes) in its slot's address mask,
+ * given the first time it is asked for and kept while the address stays
+ * in the configuration: snapshots built before and after a reload that
+ * reorders, adds or removes addresses read the same bit for the same
+ * address (a bit numbered by position would hand a dead address the bit
+ * of a live one until the old snapshot is gone).  -1 when the slot has
+ * no free bit (the address then always counts as up).
+ */
+int health_address_bit(int slot, const uint8_t *addr, size_t len);
+
+/* Frees the bits of slot that are not in keep: call once the snapshot
+ * that might still read them is gone (after a reload's swap). */
+void health_release_address_bits(int slot, uint64_t keep);
 
 struct health_status {
 	const char *name;

@@ -35,6 +35,7 @@ struct health_entry {
 	enum health_admin admin;
 	bool up; /* effective, mirrors the slot's bit in health_mask */
 	bool family_dead[2]; /* every IPv4 / IPv6 address probed down (the family has some) */
+	uint8_t address_key[64][17]; /* per address bit: [0] the address length (0: free), then its bytes */
 	time_t since;
 	char probe_reason[128];
 	struct health_probe *probes; /* details, for `health` */
@@ -263,6 +264,41 @@ void health_reset(void)
 	atomic_store(&health_mask, 0);
 	atomic_store(&health_family_mask[0], 0);
 	atomic_store(&health_family_mask[1], 0);
+	pthread_mutex_unlock(&health_lock);
+}
+
+int health_address_bit(int slot, const uint8_t *addr, size_t len)
+{
+	if (len != 4 && len != 16)
+		return -1;
+	int bit = -1;
+	pthread_mutex_lock(&health_lock);
+	if (health_slot_valid(slot)) {
+		struct health_entry *e = &health_table[slot];
+		int free_bit = -1;
+		for (int i = 0; i < 64 && bit < 0; i++) {
+			if (e->address_key[i][0] == len && !memcmp(e->address_key[i] + 1, addr, len))
+				bit = i;
+			else if (e->address_key[i][0] == 0 && free_bit < 0)
+				free_bit = i;
+		}
+		if (bit < 0 && free_bit >= 0) {
+			bit = free_bit;
+			e->address_key[bit][0] = (uint8_t)len;
+			memcpy(e->address_key[bit] + 1, addr, len);
+		}
+	}
+	pthread_mutex_unlock(&health_lock);
+	return bit;
+}
+
+void health_release_address_bits(int slot, uint64_t keep)
+{
+	pthread_mutex_lock(&health_lock);
+	if (health_slot_valid(slot))
+		for (int i = 0; i < 64; i++)
+			if (!(keep >> i & 1))
+				health_table[slot].address_key[i][0] = 0;
 	pthread_mutex_unlock(&health_lock);
 }
 

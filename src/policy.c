@@ -437,6 +437,15 @@ static int policy_build_datacenters(struct policy_set *set, const struct config 
 		d->a_count = (uint16_t)c->a_count;
 		d->aaaa = aaaa;
 		d->aaaa_count = (uint16_t)c->aaaa_count;
+		uint8_t *bits = policy_arena_alloc(set, c->a_count + c->aaaa_count + 1);
+		if (!bits)
+			return FAIL_OOM(set);
+		for (size_t k = 0; k < c->a_count + c->aaaa_count; k++) {
+			const struct zone_rdata *r = k < c->a_count ? &a[k] : &aaaa[k - c->a_count];
+			int bit = health_address_bit(slot, r->data, r->len);
+			bits[k] = bit < 0 ? POLICY_NO_BIT : (uint8_t)bit;
+		}
+		d->address_bits = bits;
 		if (c->cname) {
 			uint8_t wire[DNAME_MAXLEN];
 			int n = dname_from_text(c->cname, wire);
@@ -1079,6 +1088,18 @@ uint64_t policy_set_health_slots(const struct policy_set *set)
 		if (set->datacenters[i].health_slot >= 0 && set->datacenters[i].health_slot < 64)
 			mask |= UINT64_C(1) << set->datacenters[i].health_slot;
 	return mask;
+}
+
+void policy_set_address_bits(const struct policy_set *set, uint64_t keep[HEALTH_MAX_SLOTS])
+{
+	for (size_t i = 0; set && i < set->datacenter_count; i++) {
+		const struct policy_datacenter *d = &set->datacenters[i];
+		if (d->health_slot < 0 || d->health_slot >= HEALTH_MAX_SLOTS || !d->address_bits)
+			continue;
+		for (size_t k = 0; k < (size_t)d->a_count + d->aaaa_count; k++)
+			if (d->address_bits[k] < 64)
+				keep[d->health_slot] |= UINT64_C(1) << d->address_bits[k];
+	}
 }
 
 const struct policy_datacenter *policy_set_datacenter(const struct policy_set *set, size_t index)

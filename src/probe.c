@@ -95,7 +95,8 @@ struct probe_pair {
 	int slot;
 	char address[48];
 	struct sockaddr_storage addr; /* with the check's port */
-	unsigned addr_index;          /* bit in the datacenter's address mask */
+	unsigned addr_index;          /* position in the datacenter's addresses (a, then aaaa) */
+	int addr_bit;                 /* its health_address_bit(); < 0: none, always up */
 	unsigned check_index;         /* position in the datacenter's check list */
 	struct config_check check;    /* own copy */
 	struct probe_state state;
@@ -278,7 +279,9 @@ static void probe_publish_verdict(int slot)
 	const struct probe_pair *failing = NULL;
 	for (size_t i = 0; i < ps->count; i++) {
 		const struct probe_pair *p = ps->pairs[i];
-		uint64_t bit = UINT64_C(1) << p->addr_index;
+		if (p->addr_bit < 0 || p->addr_bit >= 64)
+			continue;
+		uint64_t bit = UINT64_C(1) << p->addr_bit;
 		present |= bit;
 		if (p->addr.ss_family == AF_INET6)
 			ipv6 |= bit;
@@ -1207,6 +1210,9 @@ int probe_apply(uv_loop_t *loop, const struct config *config, char *err, size_t 
 				}
 				p->keep = true;
 				p->addr_index = (unsigned)i;
+				const struct sockaddr *sa = (const struct sockaddr *)&p->addr;
+				p->addr_bit = v6 ? health_address_bit(slot, ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr, 16)
+				                 : health_address_bit(slot, (const uint8_t *)&((const struct sockaddr_in *)sa)->sin_addr, 4);
 				p->check_index = (unsigned)k;
 			}
 		}

@@ -358,13 +358,13 @@ static int query_put_policy_addresses(struct query_ctx *ctx, const uint8_t *owne
 			break;
 		const struct zone_rdata *rdata = type == WIRE_TYPE_A ? dc->a : dc->aaaa;
 		unsigned count = type == WIRE_TYPE_A ? dc->a_count : dc->aaaa_count;
-		unsigned first_bit = type == WIRE_TYPE_A ? 0 : dc->a_count;
+		const uint8_t *bits = dc->address_bits + (type == WIRE_TYPE_A ? 0 : dc->a_count);
 		uint64_t mask = dc->health_slot >= 0 ? health_address_mask(dc->health_slot) : ~0ull;
 		bool some_up = false;
 		for (unsigned j = 0; j < count && !some_up; j++)
-			some_up = query_address_up(mask, first_bit + j);
+			some_up = query_address_up(mask, bits[j]);
 		for (unsigned j = 0; j < count; j++) {
-			if (some_up && !query_address_up(mask, first_bit + j))
+			if (some_up && !query_address_up(mask, bits[j]))
 				continue;
 			if (answer->max_addresses != 0 && written >= answer->max_addresses) {
 				ctx->outcome->datacenters |= slots;

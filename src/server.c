@@ -861,10 +861,17 @@ static void server_restart_settings(const struct config *a, const struct config 
  * refused build, go back to the pool (after publish no reader holds the
  * previous snapshot: snapshot_publish waits for them), and their answer
  * counts start over for whichever name gets the slot next. */
+/* After a swap (or a failed build): frees the health slots and address
+ * bits that the snapshot now served does not use; the old one is gone. */
 static void server_release_health_slots(void)
 {
 	const struct snapshot *snap = snapshot_current();
 	stats_datacenters_released(health_release_unused(snap ? policy_set_health_slots(snap->policies) : 0));
+	uint64_t keep[HEALTH_MAX_SLOTS] = {0};
+	if (snap)
+		policy_set_address_bits(snap->policies, keep);
+	for (int slot = 0; slot < HEALTH_MAX_SLOTS; slot++)
+		health_release_address_bits(slot, keep[slot]);
 }
 
 static int server_reload(struct server *s, uint64_t *generation, char *err, size_t errlen)

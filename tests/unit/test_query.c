@@ -1782,6 +1782,60 @@ static void test_policy_family_dead(void **state)
 	reply_free(r);
 }
 
+/* A snapshot of us-east alone with its addresses in the order given. */
+static struct snapshot *ordered_snapshot(const char *addresses, struct config *cfg)
+{
+	char path[160], zone[PATH_MAX], err[1024];
+	assert_non_null(realpath(ZONE_DIR "steer.example.zone", zone));
+	snprintf(path, sizeof path, "%s/ordered.yaml", steer_dir);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fprintf(f,
+	        "datacenters:\n  us-east: { a: [%s] }\n"
+	        "policies:\n  one: { failover: [us-east] }\n"
+	        "zones:\n  - origin: steer.example\n    file: %s\n    records:\n      www: { policy: one, ttl: 30 }\n",
+	        addresses, zone);
+	fclose(f);
+	struct snapshot *snap = NULL;
+	if (config_load(path, cfg, err, sizeof err) != 0 || snapshot_build(cfg, &snap, err, sizeof err) != 0)
+		fail_msg("%s", err);
+	return snap;
+}
+
+/* An address's health bit stays with the address: snapshots built before
+ * and after a reload that reorders the addresses both leave out the dead
+ * one (a bit numbered by position gave the dead address the live one's bit
+ * until the old snapshot was gone). */
+static void test_policy_address_bits_follow_addresses(void **state)
+{
+	(void)state;
+	struct config c1, c2;
+	struct snapshot *before = ordered_snapshot("192.0.2.10, 192.0.2.11, 192.0.2.12", &c1);
+	struct snapshot *after = ordered_snapshot("192.0.2.12, 192.0.2.11, 192.0.2.10", &c2);
+	int slot = dc_slot("us-east");
+	const uint8_t dead[4] = {192, 0, 2, 10};
+	int bit = health_address_bit(slot, dead, 4);
+	assert_true(bit >= 0 && bit < 64);
+	uint64_t saved = health_address_mask(slot);
+	health_set_address_mask(slot, ~(UINT64_C(1) << bit));
+	const struct snapshot *both[2] = {before, after};
+	for (int i = 0; i < 2; i++) {
+		struct reply *r = ask_steer(both[i], "www.steer.example", WIRE_TYPE_A, NULL, 0, "127.0.0.1");
+		assert_int_equal(ldns_rr_list_rr_count(ldns_pkt_answer(r->pkt)), 2);
+		for (size_t k = 0; k < 2; k++) {
+			char *text = rr_text(ldns_rr_list_rr(ldns_pkt_answer(r->pkt), k));
+			assert_null(strstr(text, "192.0.2.10"));
+			free(text);
+		}
+		reply_free(r);
+	}
+	health_set_address_mask(slot, saved);
+	snapshot_free(before);
+	snapshot_free(after);
+	config_free(&c1);
+	config_free(&c2);
+}
+
 /* A cname datacenter: the CNAME (policy TTL), followed inside the zone;
  * to outside the zone it ends there; CNAME and ANY get it unfollowed. */
 static void test_policy_cname_datacenter(void **state)
@@ -2129,6 +2183,7 @@ int main(void)
 	    cmocka_unit_test(test_policy_static_scope_zero),
 	    cmocka_unit_test(test_policy_drain_down_ttl),
 	    cmocka_unit_test(test_policy_family_dead),
+	    cmocka_unit_test(test_policy_address_bits_follow_addresses),
 	    cmocka_unit_test(test_policy_cname_datacenter),
 	    cmocka_unit_test(test_policy_any_and_static_types),
 	    cmocka_unit_test(test_policy_max_addresses),
