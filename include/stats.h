@@ -29,9 +29,10 @@
  * counted by their index in the snapshot's policy set
  * (policy_record_index): a reload may renumber them, so stats_reload(true)
  * starts the per-record counts over (stats_read subtracts what they were
- * at the reload).  Answers a worker still gives from the old snapshot just
- * after a reload may be attributed to the new numbering; that window is
- * one batch of packets.
+ * at the reload, which is taken once the old snapshot is gone).  Answers
+ * workers give from the new snapshot while the reload waits for the last
+ * of them to leave the old one (about one batch of packets) are therefore
+ * not counted for their record; every other counter counts them.
  */
 #ifndef GEOSTEER_STATS_H
 #define GEOSTEER_STATS_H
