@@ -37,14 +37,22 @@ struct config;
 /*
  * Makes the running probes match config: pairs whose datacenter, address
  * and check definition are unchanged keep running with their state (never
- * restarted, never doubled), removed ones stop, new ones start.  A
- * datacenter left without checks goes back to probed-up with every address
- * up.  Call after a config has been validated (snapshot_build), on the
- * initial load and on every reload; the first call fixes the loop.
- * Returns 0, or -1 with a message in err (out of memory; the pairs that
- * could be set up run).
+ * restarted, never doubled), removed ones stop, new ones start.  Call
+ * after a config has been validated (snapshot_build), on the initial load
+ * and on every reload; the first call fixes the loop.  Returns 0, or -1
+ * with a message in err (out of memory; the pairs that could be set up
+ * run).
  */
 int probe_apply(uv_loop_t *loop, const struct config *config, char *err, size_t errlen);
+
+/*
+ * After the snapshot of that config is the one served: a datacenter left
+ * without checks goes back to probed-up with every address up.  Not in
+ * probe_apply, which runs before the swap: the old snapshot may still
+ * steer to a datacenter the new config stops probing, and it must not see
+ * a dead one come back up.
+ */
+void probe_settle(void);
 
 /* Stops every pair.  The handles finish closing on the next run of the
  * loop, which must still run once. */

@@ -117,6 +117,7 @@ static struct probe_slot {
 	size_t count;
 } probe_by_slot[HEALTH_MAX_SLOTS];
 static uint64_t probe_slots;                   /* slots that have pairs */
+static uint64_t probe_unprobed;                /* slots that lost their pairs: probe_settle publishes them */
 static double probe_rtt_avg[HEALTH_MAX_SLOTS]; /* ms; <0: none yet */
 static uint64_t probe_rng;
 #ifdef GEOSTEER_TLS
@@ -1241,13 +1242,21 @@ int probe_apply(uv_loop_t *loop, const struct config *config, char *err, size_t 
 		snprintf(err, errlen, "probe: out of memory");
 		rc = -1;
 	}
-	uint64_t affected = slots | probe_slots;
+	probe_unprobed = (probe_unprobed | probe_slots) & ~slots;
 	probe_slots = slots;
 	for (int slot = 0; slot < HEALTH_MAX_SLOTS; slot++)
-		if (affected >> slot & 1)
+		if (slots >> slot & 1)
 			probe_publish(slot);
 	log_info("probes: %zu running, %zu started", probe_count(), started);
 	return rc;
+}
+
+void probe_settle(void)
+{
+	for (int slot = 0; slot < HEALTH_MAX_SLOTS; slot++)
+		if (probe_unprobed >> slot & 1)
+			probe_publish(slot);
+	probe_unprobed = 0;
 }
 
 void probe_stop(void)
@@ -1259,6 +1268,7 @@ void probe_stop(void)
 	}
 	probe_index_slots(); /* frees the arrays: no pairs are left */
 	probe_slots = 0;
+	probe_unprobed = 0;
 	for (int i = 0; i < HEALTH_MAX_SLOTS; i++)
 		probe_rtt_avg[i] = -1;
 #ifdef GEOSTEER_TLS

@@ -905,6 +905,7 @@ static int server_reload(struct server *s, uint64_t *generation, char *err, size
 	const struct snapshot *old = snapshot_current(); /* the loop thread publishes: still alive here */
 	size_t old_zones = old != NULL ? zone_table_count(old->zones) : 0;
 	snapshot_publish(snap);
+	probe_settle();
 	server_release_health_slots();
 	stats_reload(true); /* record numbers may have changed: their counts start over */
 	memcpy(s->config_sha256, cfg.sha256, sizeof(s->config_sha256));
@@ -1093,6 +1094,7 @@ int server_run(const struct config *config)
 	char perr[256];
 	if (probe_apply(&s->loop, config, perr, sizeof(perr)) < 0)
 		log_warn("%s", perr);
+	probe_settle(); /* nothing was probed before: nothing to wait for */
 	if (server_start_workers(s) < 0)
 		goto stop;
 

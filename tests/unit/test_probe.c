@@ -42,14 +42,22 @@ static void load(const char *text, struct config *cfg)
 		fail_msg("config: %s", err);
 }
 
-/* Loads text and applies it to the probes. */
-static void apply(const char *text)
+/* Loads text and applies it to the probes, as a reload does before the
+ * snapshot swap. */
+static void apply_before_swap(const char *text)
 {
 	struct config cfg;
 	load(text, &cfg);
 	char err[256] = "";
 	assert_int_equal(probe_apply(&loop, &cfg, err, sizeof(err)), 0);
 	config_free(&cfg);
+}
+
+/* The whole reload: apply, then settle once the new snapshot is served. */
+static void apply(const char *text)
+{
+	apply_before_swap(text);
+	probe_settle();
 }
 
 /* The slot the snapshot build would have given the datacenter. */
@@ -472,11 +480,15 @@ static void test_reload_keeps_restarts_stops(void **state)
 	feed("us-east", "192.0.2.10", "db", false, 0, 1);
 	feed("us-east", "192.0.2.12", "db", false, 0, 1);
 	assert_false(dc_up("us-east"));
-	apply("checks:\n  db:  {type: tcp, port: 5432, rise: 1, fall: 1}\n"
-	      "datacenters:\n"
-	      "  us-east: {a: [192.0.2.10]}\n"
-	      "  eu-central: {a: [198.51.100.10], check: db}\n");
+	apply_before_swap("checks:\n  db:  {type: tcp, port: 5432, rise: 1, fall: 1}\n"
+	                  "datacenters:\n"
+	                  "  us-east: {a: [192.0.2.10]}\n"
+	                  "  eu-central: {a: [198.51.100.10], check: db}\n");
 	assert_int_equal(probe_count(), 1);
+	/* Until the swap the old snapshot may still steer to us-east: it stays
+	 * down rather than come back up dead. */
+	assert_false(dc_up("us-east"));
+	probe_settle();
 	assert_true(dc_up("us-east"));
 	assert_true(dc_addresses("us-east") == UINT64_MAX);
 	assert_int_equal(health_probes_of(health_slot_find("us-east"), NULL, 0), 0);
