@@ -150,6 +150,14 @@ static void test_rise_fall(void **state)
 
 /* ---- judging replies ---- */
 
+/* probe_http_judge on text (len 0: strlen) must give ok and reason. */
+static void expect_judged(const struct config_check *c, const char *text, size_t len, bool ok, const char *reason)
+{
+	char why[128];
+	assert_int_equal(probe_http_judge(c, text, len ? len : strlen(text), why, sizeof(why)), ok);
+	assert_string_equal(why, reason);
+}
+
 static void test_http_judge(void **state)
 {
 	(void)state;
@@ -184,34 +192,27 @@ static void test_http_judge(void **state)
 	/* A server that dies mid-response is not healthy: the header section
 	 * cut short, or a body shorter than its Content-Length. */
 	const char *cut[] = {"HTTP/1.1 200 OK\r\nContent-Le", "HTTP/1.1 200 OK\r\n", "HTTP/1.1 200"};
-	for (size_t i = 0; i < 3; i++) {
-		assert_false(probe_http_judge(&c, cut[i], strlen(cut[i]), why, sizeof(why)));
-		assert_string_equal(why, "status 200, truncated response (headers)");
-	}
-	const char *short_body = "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nok";
-	assert_false(probe_http_judge(&c, short_body, strlen(short_body), why, sizeof(why)));
-	assert_string_equal(why, "status 200, truncated response (body 2 of 100 bytes)");
+	for (size_t i = 0; i < 3; i++)
+		expect_judged(&c, cut[i], strlen(cut[i]), false, "status 200, truncated response (headers)");
+	expect_judged(&c, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nok", 0, false,
+	              "status 200, truncated response (body 2 of 100 bytes)");
 	/* Without a length, the close ends the body (HTTP/1.0 style). */
-	const char *closed = "HTTP/1.0 200 OK\r\nServer: x\r\n\r\nsome body";
-	assert_true(probe_http_judge(&c, closed, strlen(closed), why, sizeof(why)));
+	expect_judged(&c, "HTTP/1.0 200 OK\r\nServer: x\r\n\r\nsome body", 0, true, "status 200");
 	/* At the 4 KiB read limit what came is judged, headers unfinished. */
 	char big[4096];
 	memset(big, 'x', sizeof(big));
 	memcpy(big, "HTTP/1.1 200 OK\r\nX-Big: ", 25);
-	assert_true(probe_http_judge(&c, big, sizeof(big), why, sizeof(why)));
+	expect_judged(&c, big, sizeof(big), true, "status 200");
 
 	/* Interim responses (RFC 9110 15.2) are skipped; the final one counts. */
-	const char *hints = "HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\n"
-	                    "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
 	c.expect_body = "ok";
-	assert_true(probe_http_judge(&c, hints, strlen(hints), why, sizeof(why)));
-	assert_string_equal(why, "status 200");
-	const char *cont = "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 503 Busy\r\nContent-Length: 0\r\n\r\n";
-	assert_false(probe_http_judge(&c, cont, strlen(cont), why, sizeof(why)));
-	assert_string_equal(why, "status 503, want 200, 204");
-	const char *interim_cut = "HTTP/1.1 103 Early Hints\r\nLink: </s.css>";
-	assert_false(probe_http_judge(&c, interim_cut, strlen(interim_cut), why, sizeof(why)));
-	assert_string_equal(why, "truncated response (interim 103)");
+	expect_judged(&c,
+	              "HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\n"
+	              "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+	              0, true, "status 200");
+	expect_judged(&c, "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 503 Busy\r\nContent-Length: 0\r\n\r\n", 0, false,
+	              "status 503, want 200, 204");
+	expect_judged(&c, "HTTP/1.1 103 Early Hints\r\nLink: </s.css>", 0, false, "truncated response (interim 103)");
 }
 
 static void test_dns_judge(void **state)
@@ -527,9 +528,9 @@ static struct health_probe run_until_result(const char *dc, const char *address,
 	return d;
 }
 
-static void test_real_tcp_probe(void **state)
+/* A TCP listener on 127.0.0.1 at a free port (never accepted from). */
+static int listen_loopback(unsigned *port)
 {
-	(void)state;
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 	assert_true(fd >= 0);
 	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
@@ -537,12 +538,28 @@ static void test_real_tcp_probe(void **state)
 	socklen_t len = sizeof(sin);
 	assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
 	assert_int_equal(listen(fd, 16), 0);
-	char text[512];
-	snprintf(text, sizeof(text),
-	         "checks:\n  t: {type: tcp, port: %u, interval: 100ms, timeout: 50ms, rise: 1, fall: 2}\n"
-	         "datacenters:\n  lo: {a: [127.0.0.1], check: t}\n",
-	         ntohs(sin.sin_port));
+	*port = ntohs(sin.sin_port);
+	return fd;
+}
+
+/* Applies one check, name { spec } (spec has a %u for the port), on a
+ * datacenter lo at 127.0.0.1 where a fresh listener waits; returns it. */
+static int probe_loopback(const char *name, const char *spec)
+{
+	unsigned port;
+	int fd = listen_loopback(&port);
+	char check[256], text[512];
+	snprintf(check, sizeof(check), spec, port);
+	snprintf(text, sizeof(text), "checks:\n  %s: {%s}\ndatacenters:\n  lo: {a: [127.0.0.1], check: %s}\n", name,
+	         check, name);
 	apply(text);
+	return fd;
+}
+
+static void test_real_tcp_probe(void **state)
+{
+	(void)state;
+	int fd = probe_loopback("t", "type: tcp, port: %u, interval: 100ms, timeout: 50ms, rise: 1, fall: 2");
 	struct health_probe d = run_until_result("lo", "127.0.0.1", "t", 2, 0);
 	assert_true(d.last_ok);
 	assert_true(d.up);
@@ -563,18 +580,7 @@ static void test_real_http_timeout(void **state)
 	(void)state;
 	/* A listener that never answers: the connect succeeds (backlog), the
 	 * GET gets no reply, and the timeout ends it. */
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	socklen_t len = sizeof(sin);
-	getsockname(fd, (struct sockaddr *)&sin, &len);
-	assert_int_equal(listen(fd, 16), 0);
-	char text[512];
-	snprintf(text, sizeof(text),
-	         "checks:\n  h: {type: http, port: %u, interval: 200ms, timeout: 60ms, rise: 1, fall: 1}\n"
-	         "datacenters:\n  lo: {a: [127.0.0.1], check: h}\n",
-	         ntohs(sin.sin_port));
-	apply(text);
+	int fd = probe_loopback("h", "type: http, port: %u, interval: 200ms, timeout: 60ms, rise: 1, fall: 1");
 	struct health_probe d = run_until_result("lo", "127.0.0.1", "h", 0, 1);
 	assert_false(d.last_ok);
 	assert_string_equal(d.reason, "timeout after 60 ms");
@@ -588,18 +594,7 @@ static void test_real_http_timeout(void **state)
 static void test_real_probe_fd_shortage(void **state)
 {
 	(void)state;
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	socklen_t len = sizeof(sin);
-	getsockname(fd, (struct sockaddr *)&sin, &len);
-	assert_int_equal(listen(fd, 16), 0);
-	char text[512];
-	snprintf(text, sizeof(text),
-	         "checks:\n  t: {type: tcp, port: %u, interval: 100ms, timeout: 50ms, rise: 1, fall: 1}\n"
-	         "datacenters:\n  lo: {a: [127.0.0.1], check: t}\n",
-	         ntohs(sin.sin_port));
-	apply(text);
+	int fd = probe_loopback("t", "type: tcp, port: %u, interval: 100ms, timeout: 50ms, rise: 1, fall: 1");
 
 	/* No descriptor above the ones open now. */
 	struct rlimit saved, tight;
