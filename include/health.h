@@ -58,13 +58,19 @@ void health_set_admin(int slot, enum health_admin admin);
 
 /*
  * Per-address state, for datacenters whose addresses are probed one by one:
- * bit health_address_bit() set = that address is up.  All ones (every
- * address up) until a probe says otherwise.  The query path leaves out the
- * addresses whose bit is clear, unless that would leave none (then it
- * fails open and answers them all).  One atomic load.
+ * HEALTH_ADDRESS_BITS bits in HEALTH_ADDRESS_WORDS words; bit
+ * health_address_bit() set (bit b in word b / 64) = that address is up.
+ * All ones (every address up) until a probe says otherwise.  The query
+ * path leaves out the addresses whose bit is clear, unless that would
+ * leave none (then it fails open and answers them all).  One atomic load
+ * per word.  128 bits: a probed datacenter has at most 64 addresses, and
+ * during a reload the old snapshot's keep theirs while the new ones get
+ * theirs, so even a reload replacing all 64 finds free bits.
  */
-uint64_t health_address_mask(int slot);
-void health_set_address_mask(int slot, uint64_t mask);
+#define HEALTH_ADDRESS_WORDS 2
+#define HEALTH_ADDRESS_BITS (64 * HEALTH_ADDRESS_WORDS)
+uint64_t health_address_mask(int slot, unsigned word);
+void health_set_address_mask(int slot, unsigned word, uint64_t mask);
 
 /*
  * The bit of an address (its 4 or 16 bytes) in its slot's address mask,
@@ -77,9 +83,10 @@ void health_set_address_mask(int slot, uint64_t mask);
  */
 int health_address_bit(int slot, const uint8_t *addr, size_t len);
 
-/* Frees the bits of slot that are not in keep: call once the snapshot
- * that might still read them is gone (after a reload's swap). */
-void health_release_address_bits(int slot, uint64_t keep);
+/* Frees the bits of slot that are not in keep (HEALTH_ADDRESS_WORDS
+ * words): call once the snapshot that might still read them is gone
+ * (after a reload's swap). */
+void health_release_address_bits(int slot, const uint64_t keep[HEALTH_ADDRESS_WORDS]);
 
 struct health_status {
 	const char *name;

@@ -46,7 +46,8 @@ struct policy_datacenter {
 	uint16_t a_count;
 	const struct zone_rdata *aaaa; /* 16-byte rdata each */
 	uint16_t aaaa_count;
-	/* health_address_bit() of each address, a then aaaa (POLICY_NO_BIT: none) */
+	/* health_address_bit() of each address, a then aaaa; POLICY_NO_BIT (always
+	 * up) for a datacenter without checks, whose mask is all ones anyway */
 	const uint8_t *address_bits;
 	const uint8_t *cname; /* lower-cased wire name, or NULL */
 };
@@ -86,7 +87,7 @@ uint64_t policy_set_health_slots(const struct policy_set *set);
 
 /* The address bits (health_address_bit) the set's datacenters use, per
  * health slot: what a reload must keep. */
-void policy_set_address_bits(const struct policy_set *set, uint64_t keep[HEALTH_MAX_SLOTS]);
+void policy_set_address_bits(const struct policy_set *set, uint64_t keep[HEALTH_MAX_SLOTS][HEALTH_ADDRESS_WORDS]);
 const struct policy_datacenter *policy_set_datacenter(const struct policy_set *set, size_t index);
 /* The datacenters that answer with a CNAME (bit i = datacenter i), known
  * at load, so a query need not look at each chosen datacenter to know. */

@@ -35,7 +35,7 @@ struct health_entry {
 	enum health_admin admin;
 	bool up; /* effective, mirrors the slot's bit in health_mask */
 	bool family_dead[2]; /* every IPv4 / IPv6 address probed down (the family has some) */
-	uint8_t address_key[64][17]; /* per address bit: [0] the address length (0: free), then its bytes */
+	uint8_t address_key[HEALTH_ADDRESS_BITS][17]; /* per address bit: [0] the length (0: free), the bytes */
 	time_t since;
 	char probe_reason[128];
 	struct health_probe *probes; /* details, for `health` */
@@ -47,9 +47,15 @@ static struct health_entry health_table[HEALTH_MAX_SLOTS];
 static _Atomic uint64_t health_mask;
 /* health_mask without the slots whose every IPv4 / IPv6 address is down */
 static _Atomic uint64_t health_family_mask[2];
-static _Atomic uint64_t health_addresses[HEALTH_MAX_SLOTS] = {
-	[0 ... HEALTH_MAX_SLOTS - 1] = UINT64_MAX,
+static _Atomic uint64_t health_addresses[HEALTH_MAX_SLOTS][HEALTH_ADDRESS_WORDS] = {
+	[0 ... HEALTH_MAX_SLOTS - 1] = {[0 ... HEALTH_ADDRESS_WORDS - 1] = UINT64_MAX},
 };
+
+static void health_addresses_reset(int slot)
+{
+	for (unsigned w = 0; w < HEALTH_ADDRESS_WORDS; w++)
+		atomic_store(&health_addresses[slot][w], UINT64_MAX);
+}
 #define HEALTH_RTT_UNKNOWN UINT32_MAX
 static _Atomic uint32_t health_rtt_us[HEALTH_MAX_SLOTS] = {
 	[0 ... HEALTH_MAX_SLOTS - 1] = HEALTH_RTT_UNKNOWN,
@@ -240,7 +246,7 @@ uint64_t health_release_unused(uint64_t keep)
 		free(e->name);
 		free(e->probes);
 		*e = (struct health_entry){0};
-		atomic_store(&health_addresses[i], UINT64_MAX);
+		health_addresses_reset(i);
 		atomic_store(&health_rtt_us[i], HEALTH_RTT_UNKNOWN);
 		atomic_fetch_and(&health_mask, ~(UINT64_C(1) << i));
 		atomic_fetch_and(&health_family_mask[0], ~(UINT64_C(1) << i));
@@ -258,7 +264,7 @@ void health_reset(void)
 		free(health_table[i].name);
 		free(health_table[i].probes);
 		health_table[i] = (struct health_entry){0};
-		atomic_store(&health_addresses[i], UINT64_MAX);
+		health_addresses_reset(i);
 		atomic_store(&health_rtt_us[i], HEALTH_RTT_UNKNOWN);
 	}
 	atomic_store(&health_mask, 0);
@@ -276,7 +282,7 @@ int health_address_bit(int slot, const uint8_t *addr, size_t len)
 	if (health_slot_valid(slot)) {
 		struct health_entry *e = &health_table[slot];
 		int free_bit = -1;
-		for (int i = 0; i < 64 && bit < 0; i++) {
+		for (int i = 0; i < HEALTH_ADDRESS_BITS && bit < 0; i++) {
 			if (e->address_key[i][0] == len && !memcmp(e->address_key[i] + 1, addr, len))
 				bit = i;
 			else if (e->address_key[i][0] == 0 && free_bit < 0)
@@ -292,28 +298,28 @@ int health_address_bit(int slot, const uint8_t *addr, size_t len)
 	return bit;
 }
 
-void health_release_address_bits(int slot, uint64_t keep)
+void health_release_address_bits(int slot, const uint64_t keep[HEALTH_ADDRESS_WORDS])
 {
 	pthread_mutex_lock(&health_lock);
 	if (health_slot_valid(slot))
-		for (int i = 0; i < 64; i++)
-			if (!(keep >> i & 1))
+		for (int i = 0; i < HEALTH_ADDRESS_BITS; i++)
+			if (!(keep[i / 64] >> (i % 64) & 1))
 				health_table[slot].address_key[i][0] = 0;
 	pthread_mutex_unlock(&health_lock);
 }
 
-uint64_t health_address_mask(int slot)
+uint64_t health_address_mask(int slot, unsigned word)
 {
-	if (slot < 0 || slot >= HEALTH_MAX_SLOTS)
+	if (slot < 0 || slot >= HEALTH_MAX_SLOTS || word >= HEALTH_ADDRESS_WORDS)
 		return UINT64_MAX;
-	return atomic_load_explicit(&health_addresses[slot], memory_order_acquire);
+	return atomic_load_explicit(&health_addresses[slot][word], memory_order_acquire);
 }
 
-void health_set_address_mask(int slot, uint64_t mask)
+void health_set_address_mask(int slot, unsigned word, uint64_t mask)
 {
-	if (slot < 0 || slot >= HEALTH_MAX_SLOTS)
+	if (slot < 0 || slot >= HEALTH_MAX_SLOTS || word >= HEALTH_ADDRESS_WORDS)
 		return;
-	atomic_store_explicit(&health_addresses[slot], mask, memory_order_release);
+	atomic_store_explicit(&health_addresses[slot][word], mask, memory_order_release);
 }
 
 double health_rtt_ms(int slot)

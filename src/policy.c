@@ -442,7 +442,7 @@ static int policy_build_datacenters(struct policy_set *set, const struct config 
 			return FAIL_OOM(set);
 		for (size_t k = 0; k < c->a_count + c->aaaa_count; k++) {
 			const struct zone_rdata *r = k < c->a_count ? &a[k] : &aaaa[k - c->a_count];
-			int bit = health_address_bit(slot, r->data, r->len);
+			int bit = c->check_count ? health_address_bit(slot, r->data, r->len) : -1;
 			bits[k] = bit < 0 ? POLICY_NO_BIT : (uint8_t)bit;
 		}
 		d->address_bits = bits;
@@ -1090,15 +1090,15 @@ uint64_t policy_set_health_slots(const struct policy_set *set)
 	return mask;
 }
 
-void policy_set_address_bits(const struct policy_set *set, uint64_t keep[HEALTH_MAX_SLOTS])
+void policy_set_address_bits(const struct policy_set *set, uint64_t keep[HEALTH_MAX_SLOTS][HEALTH_ADDRESS_WORDS])
 {
 	for (size_t i = 0; set && i < set->datacenter_count; i++) {
 		const struct policy_datacenter *d = &set->datacenters[i];
 		if (d->health_slot < 0 || d->health_slot >= HEALTH_MAX_SLOTS || !d->address_bits)
 			continue;
 		for (size_t k = 0; k < (size_t)d->a_count + d->aaaa_count; k++)
-			if (d->address_bits[k] < 64)
-				keep[d->health_slot] |= UINT64_C(1) << d->address_bits[k];
+			if (d->address_bits[k] < HEALTH_ADDRESS_BITS)
+				keep[d->health_slot][d->address_bits[k] / 64] |= UINT64_C(1) << (d->address_bits[k] % 64);
 	}
 }
 

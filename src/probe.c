@@ -269,49 +269,72 @@ static void probe_publish_verdict(int slot)
 	const struct probe_slot *ps = &probe_by_slot[slot];
 	if (ps->count == 0) {
 		/* Not probed (any more): as if no probe had ever spoken. */
-		health_set_address_mask(slot, UINT64_MAX);
+		for (unsigned w = 0; w < HEALTH_ADDRESS_WORDS; w++)
+			health_set_address_mask(slot, w, UINT64_MAX);
 		health_set_rtt_ms(slot, -1);
 		probe_rtt_avg[slot] = -1;
 		health_set_family_dead(slot, false, false);
 		health_set_probed(slot, true, "no checks");
 		return;
 	}
-	uint64_t present = 0, down = 0, ipv6 = 0;
+	/* By address bit (health_address_bit), HEALTH_ADDRESS_WORDS words. */
+	uint64_t present[HEALTH_ADDRESS_WORDS] = {0}, down[HEALTH_ADDRESS_WORDS] = {0};
+	bool has[2] = {false, false}, alive[2] = {false, false}; /* per family: IPv4, IPv6 */
+	int total = 0, live = 0;
 	const struct probe_pair *failing = NULL;
 	for (size_t i = 0; i < ps->count; i++) {
 		const struct probe_pair *p = ps->pairs[i];
-		if (p->addr_bit < 0 || p->addr_bit >= 64)
+		if (p->addr_bit < 0 || p->addr_bit >= HEALTH_ADDRESS_BITS)
 			continue;
-		uint64_t bit = UINT64_C(1) << p->addr_bit;
-		present |= bit;
-		if (p->addr.ss_family == AF_INET6)
-			ipv6 |= bit;
+		unsigned w = (unsigned)p->addr_bit / 64;
+		uint64_t bit = UINT64_C(1) << (p->addr_bit % 64);
+		present[w] |= bit;
 		if (!p->state.up) {
-			down |= bit;
+			down[w] |= bit;
 			if (!failing)
 				failing = p;
 		}
 	}
-	uint64_t up = present & ~down;
+	/* An address is up when every check of it is: counted once all its
+	 * pairs are in the words above. */
+	for (size_t i = 0; i < ps->count; i++) {
+		const struct probe_pair *p = ps->pairs[i];
+		if (p->addr_bit < 0 || p->addr_bit >= HEALTH_ADDRESS_BITS)
+			continue;
+		unsigned w = (unsigned)p->addr_bit / 64;
+		uint64_t bit = UINT64_C(1) << (p->addr_bit % 64);
+		if (!(present[w] & bit))
+			continue; /* counted already */
+		present[w] &= ~bit;
+		int family = p->addr.ss_family == AF_INET6;
+		bool up = !(down[w] & bit);
+		has[family] = true;
+		alive[family] |= up;
+		total++;
+		live += up;
+	}
 	char reason[320];
-	int total = __builtin_popcountll(present), alive = __builtin_popcountll(up);
-	if (up)
-		snprintf(reason, sizeof(reason), "%d of %d addresses up", alive, total);
+	if (live || !failing)
+		snprintf(reason, sizeof(reason), "%d of %d addresses up", live, total);
 	else
-		snprintf(reason, sizeof(reason), "%d of %d addresses up; %.47s %.64s: %.127s", alive, total,
+		snprintf(reason, sizeof(reason), "%d of %d addresses up; %.47s %.64s: %.127s", live, total,
 		         failing->address, failing->check.name, failing->reason);
 	/* Queries read the datacenter's state, then its address mask, each
 	 * with one atomic load.  Losing an address, the states go first and
 	 * the mask last; gaining one, the reverse: so a query between two of
 	 * these stores never sees the datacenter up with every address bit
 	 * clear, which it would answer by failing open with the dead ones. */
-	bool losing = (health_address_mask(slot) & down) != 0;
+	bool losing = false;
+	for (unsigned w = 0; w < HEALTH_ADDRESS_WORDS; w++)
+		losing |= (health_address_mask(slot, w) & down[w]) != 0;
 	if (!losing)
-		health_set_address_mask(slot, ~down);
-	health_set_family_dead(slot, (present & ~ipv6) && !(up & ~ipv6), (present & ipv6) && !(up & ipv6));
-	health_set_probed(slot, up != 0, reason);
+		for (unsigned w = 0; w < HEALTH_ADDRESS_WORDS; w++)
+			health_set_address_mask(slot, w, ~down[w]);
+	health_set_family_dead(slot, has[0] && !alive[0], has[1] && !alive[1]);
+	health_set_probed(slot, live || total == 0, reason);
 	if (losing)
-		health_set_address_mask(slot, ~down);
+		for (unsigned w = 0; w < HEALTH_ADDRESS_WORDS; w++)
+			health_set_address_mask(slot, w, ~down[w]);
 }
 
 /* Publishes a datacenter whole: verdict and every detail (after a reload). */

@@ -327,11 +327,11 @@ static void query_put_additional(struct query_ctx *ctx, const struct zone_rrset 
 	}
 }
 
-/* Whether address number bit of a datacenter is up; addresses past the
- * 64 bits of the mask have no per-address state and count as up. */
-static bool query_address_up(uint64_t mask, unsigned bit)
+/* Whether the address with health bit `bit` is up; an address without a
+ * bit (POLICY_NO_BIT) has no per-address state and counts as up. */
+static bool query_address_up(const uint64_t mask[HEALTH_ADDRESS_WORDS], unsigned bit)
 {
-	return bit >= 64 || (mask >> bit & 1);
+	return bit >= HEALTH_ADDRESS_BITS || (mask[bit / 64] >> (bit % 64) & 1);
 }
 
 /*
@@ -359,7 +359,9 @@ static int query_put_policy_addresses(struct query_ctx *ctx, const uint8_t *owne
 		const struct zone_rdata *rdata = type == WIRE_TYPE_A ? dc->a : dc->aaaa;
 		unsigned count = type == WIRE_TYPE_A ? dc->a_count : dc->aaaa_count;
 		const uint8_t *bits = dc->address_bits + (type == WIRE_TYPE_A ? 0 : dc->a_count);
-		uint64_t mask = dc->health_slot >= 0 ? health_address_mask(dc->health_slot) : ~0ull;
+		uint64_t mask[HEALTH_ADDRESS_WORDS];
+		for (unsigned w = 0; w < HEALTH_ADDRESS_WORDS; w++)
+			mask[w] = dc->health_slot >= 0 ? health_address_mask(dc->health_slot, w) : ~0ull;
 		bool some_up = false;
 		for (unsigned j = 0; j < count && !some_up; j++)
 			some_up = query_address_up(mask, bits[j]);

@@ -867,7 +867,7 @@ static void server_release_health_slots(void)
 {
 	const struct snapshot *snap = snapshot_current();
 	stats_datacenters_released(health_release_unused(snap ? policy_set_health_slots(snap->policies) : 0));
-	uint64_t keep[HEALTH_MAX_SLOTS] = {0};
+	uint64_t keep[HEALTH_MAX_SLOTS][HEALTH_ADDRESS_WORDS] = {{0}};
 	if (snap)
 		policy_set_address_bits(snap->policies, keep);
 	for (int slot = 0; slot < HEALTH_MAX_SLOTS; slot++)

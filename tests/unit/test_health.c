@@ -165,6 +165,38 @@ static void test_family_masks(void **state)
 	assert_int_equal(health_up_mask_family(4), 0);
 }
 
+/* Address bits follow addresses; 64 old plus 64 new fit while the old
+ * snapshot keeps its bits, and released bits are given again. */
+static void test_address_bits(void **state)
+{
+	(void)state;
+	int s = health_slot("us-east");
+	int first[64], second[64];
+	for (int i = 0; i < 64; i++) {
+		uint8_t a[4] = {192, 0, 2, (uint8_t)i}, b[4] = {198, 51, 100, (uint8_t)i};
+		first[i] = health_address_bit(s, a, 4);
+		second[i] = health_address_bit(s, b, 4);
+		assert_true(first[i] >= 0 && second[i] >= 0 && first[i] != second[i]);
+	}
+	uint8_t a0[4] = {192, 0, 2, 0}, v6[16] = {0x20, 0x01, 0x0d, 0xb8};
+	assert_int_equal(health_address_bit(s, a0, 4), first[0]); /* the same address: the same bit */
+	assert_int_equal(health_address_bit(s, v6, 16), -1);      /* all 128 taken */
+	assert_int_equal(health_address_bit(s, a0, 5), -1);
+
+	uint64_t keep[HEALTH_ADDRESS_WORDS] = {0};
+	for (int i = 0; i < 64; i++)
+		keep[second[i] / 64] |= UINT64_C(1) << (second[i] % 64);
+	health_release_address_bits(s, keep); /* the first 64 are gone */
+	int again = health_address_bit(s, v6, 16);
+	assert_true(again >= 0);
+	bool reused = false;
+	for (int i = 0; i < 64; i++)
+		reused |= again == first[i];
+	assert_true(reused);
+	uint8_t b0[4] = {198, 51, 100, 0};
+	assert_int_equal(health_address_bit(s, b0, 4), second[0]);
+}
+
 static void test_since_and_status(void **state)
 {
 	(void)state;
@@ -277,7 +309,7 @@ static void test_release_unused(void **state)
 	int a = health_slot("a"), b = health_slot("b"), c = health_slot("c");
 	health_set_admin(c, HEALTH_ADMIN_DRAIN);
 	health_set_probed(b, false, "down");
-	health_set_address_mask(b, 1);
+	health_set_address_mask(b, 0, 1);
 	/* it says which slots it freed: only b (a is kept, c drained) */
 	assert_true(health_release_unused(UINT64_C(1) << a) == UINT64_C(1) << b);
 	assert_true(health_release_unused(UINT64_C(1) << a) == 0); /* nothing left to free */
@@ -291,7 +323,7 @@ static void test_release_unused(void **state)
 	int d = health_slot("d");
 	assert_int_equal(d, b);
 	assert_true(health_up_mask() >> d & 1);
-	assert_true(health_address_mask(d) == UINT64_MAX);
+	assert_true(health_address_mask(d, 0) == UINT64_MAX && health_address_mask(d, 1) == UINT64_MAX);
 	/* filling the table, releasing, filling again never runs out */
 	for (int round = 0; round < 3; round++) {
 		char name[32];
@@ -312,6 +344,7 @@ int main(void)
 	    cmocka_unit_test_setup(test_mask_bits, reset),
 	    cmocka_unit_test_setup(test_admin_precedence, reset),
 	    cmocka_unit_test_setup(test_family_masks, reset),
+	    cmocka_unit_test_setup(test_address_bits, reset),
 	    cmocka_unit_test_setup(test_since_and_status, reset),
 	    cmocka_unit_test_setup(test_reset, reset),
 	    cmocka_unit_test_setup(test_rtt, reset),

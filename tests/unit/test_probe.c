@@ -70,7 +70,7 @@ static bool dc_up(const char *name)
 
 static uint64_t dc_addresses(const char *name)
 {
-	return health_address_mask(health_slot(name));
+	return health_address_mask(health_slot(name), 0);
 }
 
 /* The detail of one (address, check) of a datacenter. */
@@ -502,6 +502,36 @@ static void test_reload_keeps_restarts_stops(void **state)
 	assert_true(dc_up("eu-central"));
 }
 
+/* A reload replacing all 64 addresses of a probed datacenter: the new
+ * ones get bits while the old snapshot's keep theirs, and their results
+ * count (with 64 bits the new ones got none and the verdict crashed). */
+static void test_reload_replaces_all_addresses(void **state)
+{
+	(void)state;
+	static char text[8192];
+	for (int round = 0; round < 2; round++) {
+		size_t used = (size_t)snprintf(text, sizeof text,
+		                               "checks:\n  t: {type: tcp, port: 1, rise: 1, fall: 1}\n"
+		                               "datacenters:\n  dc: {check: t, a: [");
+		for (int i = 0; i < 64; i++)
+			used += (size_t)snprintf(text + used, sizeof text - used, "%s192.0.%d.%d", i ? ", " : "", 2 + round,
+			                         i + 1);
+		snprintf(text + used, sizeof text - used, "]}\n");
+		apply_before_swap(text); /* no release: the old bits stay taken */
+	}
+	char address[32];
+	for (int i = 0; i < 64; i++) {
+		snprintf(address, sizeof address, "192.0.3.%d", i + 1);
+		feed("dc", address, "t", false, 0, 1);
+	}
+	assert_false(dc_up("dc"));
+	struct health_status st;
+	assert_true(health_status_of(health_slot_find("dc"), &st));
+	assert_non_null(strstr(st.reason, "0 of 64 addresses up"));
+	feed("dc", "192.0.3.64", "t", true, 1, 1);
+	assert_true(dc_up("dc"));
+}
+
 /* ---- real probes on a loop ---- */
 
 static void stop_loop(uv_timer_t *t)
@@ -655,6 +685,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_rtt_average, setup_each, teardown_each),
 	    cmocka_unit_test_setup_teardown(test_initial_down, setup_each, teardown_each),
 	    cmocka_unit_test_setup_teardown(test_reload_keeps_restarts_stops, setup_each, teardown_each),
+	    cmocka_unit_test_setup_teardown(test_reload_replaces_all_addresses, setup_each, teardown_each),
 	    cmocka_unit_test_setup_teardown(test_real_tcp_probe, setup_each, teardown_each),
 	    cmocka_unit_test_setup_teardown(test_real_http_timeout, setup_each, teardown_each),
 	    cmocka_unit_test_setup_teardown(test_real_probe_fd_shortage, setup_each, teardown_each),

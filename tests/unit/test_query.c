@@ -1429,9 +1429,11 @@ static const char steer_yaml[] =
     "geoip:\n"
     "  database: %s\n"
     "  client_subnet: %s\n"
+    "checks:\n"
+    "  web: { type: tcp, port: 80 }\n" /* never started here: gives us-east address bits */
     "datacenters:\n"
     "  us-east:      { location: [38.9, -77.0], a: [192.0.2.10, 192.0.2.11, 192.0.2.12],"
-    " aaaa: [\"2001:db8:1::10\"] }\n"
+    " aaaa: [\"2001:db8:1::10\"], check: web }\n"
     "  us-west:      { location: [37.4, -122.1], a: [192.0.2.20] }\n"
     "  eu-central:   { location: [50.1, 8.7], a: [198.51.100.10], aaaa: [\"2001:db8:2::10\"] }\n"
     "  ap-southeast: { location: [1.3, 103.9], a: [203.0.113.10] }\n"
@@ -1791,7 +1793,8 @@ static struct snapshot *ordered_snapshot(const char *addresses, struct config *c
 	FILE *f = fopen(path, "w");
 	assert_non_null(f);
 	fprintf(f,
-	        "datacenters:\n  us-east: { a: [%s] }\n"
+	        "checks:\n  web: { type: tcp, port: 80 }\n"
+	        "datacenters:\n  us-east: { a: [%s], check: web }\n"
 	        "policies:\n  one: { failover: [us-east] }\n"
 	        "zones:\n  - origin: steer.example\n    file: %s\n    records:\n      www: { policy: one, ttl: 30 }\n",
 	        addresses, zone);
@@ -1816,8 +1819,8 @@ static void test_policy_address_bits_follow_addresses(void **state)
 	const uint8_t dead[4] = {192, 0, 2, 10};
 	int bit = health_address_bit(slot, dead, 4);
 	assert_true(bit >= 0 && bit < 64);
-	uint64_t saved = health_address_mask(slot);
-	health_set_address_mask(slot, ~(UINT64_C(1) << bit));
+	uint64_t saved = health_address_mask(slot, 0);
+	health_set_address_mask(slot, 0, ~(UINT64_C(1) << bit));
 	const struct snapshot *both[2] = {before, after};
 	for (int i = 0; i < 2; i++) {
 		struct reply *r = ask_steer(both[i], "www.steer.example", WIRE_TYPE_A, NULL, 0, "127.0.0.1");
@@ -1829,7 +1832,7 @@ static void test_policy_address_bits_follow_addresses(void **state)
 		}
 		reply_free(r);
 	}
-	health_set_address_mask(slot, saved);
+	health_set_address_mask(slot, 0, saved);
 	snapshot_free(before);
 	snapshot_free(after);
 	config_free(&c1);
@@ -1917,7 +1920,7 @@ static void test_policy_address_mask(void **state)
 {
 	(void)state;
 	int east = dc_slot("us-east");
-	health_set_address_mask(east, 0x5); /* a[0] and a[2] up; a[1] and the AAAA down */
+	health_set_address_mask(east, 0, 0x5); /* a[0] and a[2] up; a[1] and the AAAA down */
 	struct reply *r = ask_steer(steer, "www.steer.example", WIRE_TYPE_A, "198.51.100.1", 32, "127.0.0.1");
 	EXPECT(ldns_pkt_answer(r->pkt), "www.steer.example.\t30\tIN\tA\t192.0.2.10",
 	       "www.steer.example.\t30\tIN\tA\t192.0.2.12");
@@ -1926,17 +1929,17 @@ static void test_policy_address_mask(void **state)
 	r = ask_steer(steer, "www.steer.example", WIRE_TYPE_AAAA, "198.51.100.1", 32, "127.0.0.1");
 	EXPECT(ldns_pkt_answer(r->pkt), "www.steer.example.\t30\tIN\tAAAA\t2001:db8:1::10");
 	reply_free(r);
-	health_set_address_mask(east, 0x8); /* every A down, the AAAA up */
+	health_set_address_mask(east, 0, 0x8); /* every A down, the AAAA up */
 	r = ask_steer(steer, "www.steer.example", WIRE_TYPE_A, "198.51.100.1", 32, "127.0.0.1");
 	EXPECT(ldns_pkt_answer(r->pkt), US_EAST_A(30));
 	reply_free(r);
 	/* the mask is per address, the max counts what is answered */
-	health_set_address_mask(east, 0x6);
+	health_set_address_mask(east, 0, 0x6);
 	r = ask_steer(steer, "api.steer.example", WIRE_TYPE_A, NULL, 0, "127.0.0.1");
 	EXPECT(ldns_pkt_answer(r->pkt), "api.steer.example.\t5\tIN\tA\t192.0.2.11",
 	       "api.steer.example.\t5\tIN\tA\t192.0.2.12", "api.steer.example.\t5\tIN\tA\t192.0.2.20");
 	reply_free(r);
-	health_set_address_mask(east, ~0ull);
+	health_set_address_mask(east, 0, ~0ull);
 }
 
 /* A wildcard policy name answers with the query name as owner; a static
