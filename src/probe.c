@@ -430,26 +430,54 @@ static unsigned probe_http_status(const char *response, size_t len)
 {
 	const unsigned char *r = (const unsigned char *)response;
 	if (len < 12 || memcmp(r, "HTTP/1.", 7) || !isdigit(r[7]) || r[8] != ' ' || !isdigit(r[9]) ||
-	    !isdigit(r[10]) || !isdigit(r[11]) || (len > 12 && r[12] != ' ' && r[12] != '\r'))
+	    !isdigit(r[10]) || !isdigit(r[11]) || (len > 12 && r[12] != ' ' && r[12] != '\r' && r[12] != '\n'))
 		return 0;
 	return (unsigned)((r[9] - '0') * 100 + (r[10] - '0') * 10 + (r[11] - '0'));
 }
 
+/* The end of the header section of the response at p: where its empty
+ * line starts, with *body just past it; NULL when it has not come.  Lines
+ * may end in CRLF or a bare LF (RFC 9112 2.2 lets a recipient accept it). */
+static const char *probe_http_head_end(const char *p, size_t len, const char **body)
+{
+	for (size_t i = 0; i + 1 < len; i++) {
+		if (p[i] != '\n')
+			continue;
+		if (p[i + 1] == '\n') {
+			*body = p + i + 2;
+			return p + i + 1;
+		}
+		if (p[i + 1] == '\r' && i + 2 < len && p[i + 2] == '\n') {
+			*body = p + i + 3;
+			return p + i + 1;
+		}
+	}
+	return NULL;
+}
+
+static bool probe_http_listed(const struct config_check *check, unsigned status)
+{
+	for (size_t i = 0; check && i < check->expect_status_count; i++)
+		if (check->expect_status[i] == status)
+			return true;
+	return false;
+}
+
 /* Where the final response starts: interim 1xx responses (103 Early
- * Hints, 100 Continue) come first and are skipped (RFC 9110 15.2); 101
- * ends the exchange and counts as final.  -1 while an interim one is not
- * complete yet. */
-static ssize_t probe_http_final(const char *response, size_t len)
+ * Hints, 100 Continue) come first and are skipped (RFC 9110 15.2), unless
+ * the check lists that status; 101 ends the exchange and counts as final.
+ * -1 while an interim one is not complete yet. */
+static ssize_t probe_http_final(const struct config_check *check, const char *response, size_t len)
 {
 	size_t at = 0;
 	for (;;) {
 		unsigned status = probe_http_status(response + at, len - at);
-		if (status < 100 || status > 199 || status == 101)
+		if (status < 100 || status > 199 || status == 101 || probe_http_listed(check, status))
 			return (ssize_t)at;
-		const char *end = memmem(response + at, len - at, "\r\n\r\n", 4);
-		if (!end)
+		const char *body;
+		if (!probe_http_head_end(response + at, len - at, &body))
 			return -1;
-		at = (size_t)(end + 4 - response);
+		at = (size_t)(body - response);
 	}
 }
 
@@ -457,15 +485,15 @@ static ssize_t probe_http_final(const char *response, size_t len)
 static long probe_http_content_length(const char *line, const char *end)
 {
 	while (line < end) {
-		const char *eol = memmem(line, (size_t)(end - line) + 2, "\r\n", 2);
+		const char *eol = memchr(line, '\n', (size_t)(end - line));
 		if (!eol)
-			break;
+			eol = end;
 		if ((size_t)(eol - line) > 15 && !strncasecmp(line, "content-length:", 15)) {
 			char *stop;
 			long body = strtol(line + 15, &stop, 10);
 			return body >= 0 ? body : -1;
 		}
-		line = eol + 2;
+		line = eol + 1;
 	}
 	return -1;
 }
@@ -478,7 +506,7 @@ bool probe_http_judge(const struct config_check *check, const char *response, si
 	 * (a server dying mid-response is not healthy).  At the limit, what
 	 * came is judged. */
 	bool whole = len < PROBE_RESPONSE_MAX;
-	ssize_t final = probe_http_final(response, len);
+	ssize_t final = probe_http_final(check, response, len);
 	if (final < 0) {
 		snprintf(reason, reasonlen, "truncated response (interim %u)", probe_http_status(response, len));
 		return false;
@@ -490,10 +518,7 @@ bool probe_http_judge(const struct config_check *check, const char *response, si
 		snprintf(reason, reasonlen, "bad status line");
 		return false;
 	}
-	bool listed = false;
-	for (size_t i = 0; i < check->expect_status_count; i++)
-		listed |= check->expect_status[i] == status;
-	if (!listed) {
+	if (!probe_http_listed(check, status)) {
 		char want[64] = "";
 		size_t used = 0;
 		for (size_t i = 0; i < check->expect_status_count && used < sizeof(want) - 8; i++)
@@ -502,22 +527,21 @@ bool probe_http_judge(const struct config_check *check, const char *response, si
 		snprintf(reason, reasonlen, "status %u, want %s", status, want);
 		return false;
 	}
-	const char *end = memmem(response, len, "\r\n\r\n", 4);
+	const char *body = response + len;
+	const char *end = probe_http_head_end(response, len, &body);
 	if (whole && !end) {
 		snprintf(reason, reasonlen, "status %u, truncated response (headers)", status);
 		return false;
 	}
 	long announced = end ? probe_http_content_length(response, end) : -1;
-	size_t received = end ? (size_t)(response + len - (end + 4)) : 0;
+	size_t received = (size_t)(response + len - body);
 	if (whole && announced >= 0 && received < (size_t)announced) {
 		snprintf(reason, reasonlen, "status %u, truncated response (body %zu of %ld bytes)", status, received,
 		         announced);
 		return false;
 	}
 	if (check->expect_body) {
-		const char *body = end ? end + 4 : response + len;
-		size_t body_len = (size_t)(response + len - body);
-		if (!memmem(body, body_len, check->expect_body, strlen(check->expect_body))) {
+		if (!memmem(body, received, check->expect_body, strlen(check->expect_body))) {
 			snprintf(reason, reasonlen, "status %u, body lacks '%.64s'", status,
 			         check->expect_body);
 			return false;
@@ -687,18 +711,19 @@ static bool probe_http_complete(const struct probe_attempt *a)
 {
 	if (a->response_len >= PROBE_RESPONSE_MAX)
 		return true;
-	ssize_t final = probe_http_final(a->response, a->response_len);
+	ssize_t final = probe_http_final(a->pair ? &a->pair->check : NULL, a->response, a->response_len);
 	if (final < 0)
 		return false;
 	const char *start = a->response + final;
 	size_t len = a->response_len - (size_t)final;
-	const char *end = memmem(start, len, "\r\n\r\n", 4);
+	const char *body;
+	const char *end = probe_http_head_end(start, len, &body);
 	if (!end)
 		return false;
-	long body = probe_http_content_length(start, end);
-	if (body < 0)
+	long announced = probe_http_content_length(start, end);
+	if (announced < 0)
 		return false; /* no length: read until the server closes */
-	return (size_t)(start + len - (end + 4)) >= (size_t)body;
+	return (size_t)(start + len - body) >= (size_t)announced;
 }
 
 static void probe_http_done(struct probe_attempt *a)

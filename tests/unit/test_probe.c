@@ -213,6 +213,16 @@ static void test_http_judge(void **state)
 	expect_judged(&c, "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 503 Busy\r\nContent-Length: 0\r\n\r\n", 0, false,
 	              "status 503, want 200, 204");
 	expect_judged(&c, "HTTP/1.1 103 Early Hints\r\nLink: </s.css>", 0, false, "truncated response (interim 103)");
+
+	/* Bare LF line ends (RFC 9112 2.2 lets a recipient accept them). */
+	expect_judged(&c, "HTTP/1.1 200 OK\nContent-Length: 2\n\nok", 0, true, "status 200");
+	expect_judged(&c, "HTTP/1.1 200 OK\nContent-Length: 9\n\nok", 0, false,
+	              "status 200, truncated response (body 2 of 9 bytes)");
+	expect_judged(&c, "HTTP/1.1 103 Hints\n\nHTTP/1.1 200 OK\n\nall ok", 0, true, "status 200");
+	/* A 1xx the check lists is the answer, not an interim one. */
+	unsigned early[] = {103};
+	struct config_check e = {.expect_status = early, .expect_status_count = 1};
+	expect_judged(&e, "HTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\n\r\n", 0, true, "status 103");
 }
 
 static void test_dns_judge(void **state)
