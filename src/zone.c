@@ -165,6 +165,7 @@ struct zone_table_internal {
 	uint32_t slot_mask;
 	unsigned index_bits;
 	unsigned origin_labels;
+	bool wildcard_links; /* some additional-section link goes through a wildcard */
 	struct zone_arena arena;
 };
 
@@ -1557,6 +1558,7 @@ static int link_additional(struct loader *ld, const struct zone *view, struct zo
 			continue;
 		const uint8_t *owner = node->name;
 		if (wild) { /* the target's name, kept (lowered may be on the stack) */
+			ld->in->wildcard_links = true;
 			size_t len = dname_len(target);
 			uint8_t *copy = arena_alloc(&ld->in->arena, len, 1);
 			if (copy == NULL)
@@ -1956,6 +1958,35 @@ static int check_binding_zones(const struct zone_table *t, const struct zone_sou
 	return 0;
 }
 
+/* A link through a wildcard is dropped when its target belongs to another
+ * zone served here: that zone answers the target (NXDOMAIN, say), and the
+ * additional section must not say otherwise.  Only known once every zone
+ * is loaded. */
+static void drop_foreign_wildcard_links(struct zone_table *t)
+{
+	for (size_t z = 0; z < t->count; z++) {
+		struct zone_table_internal *in = &t->internals[z];
+		if (!in->wildcard_links)
+			continue;
+		for (size_t n = 0; n < t->zones[z].node_count; n++) {
+			const struct zone_node *node = &in->nodes[n];
+			for (uint16_t k = 0; k < node->rrset_count; k++) {
+				struct zone_rrset *set = &in->rrsets[node->rrsets - in->rrsets + k];
+				struct zone_link *links = (struct zone_link *)set->additional; /* arena memory of this build */
+				uint16_t kept = 0;
+				for (uint16_t i = 0; i < set->additional_count; i++) {
+					bool wild = links[i].owner != links[i].node->name;
+					if (!wild || zone_table_find(t, links[i].owner) == &t->zones[z])
+						links[kept++] = links[i];
+				}
+				set->additional_count = kept;
+				if (kept == 0)
+					set->additional = NULL;
+			}
+		}
+	}
+}
+
 int zone_table_build(const struct zone_source *sources, size_t count, struct zone_table **out, char *err,
                      size_t errlen)
 {
@@ -2019,6 +2050,7 @@ int zone_table_build(const struct zone_source *sources, size_t count, struct zon
 		zone_table_free(t);
 		return -1;
 	}
+	drop_foreign_wildcard_links(t);
 	*out = t;
 	return 0;
 }

@@ -634,6 +634,31 @@ static void test_wildcards(void **state)
 	expect_header(r, WIRE_RCODE_NOERROR, true, false, 4, 0, 1);
 	EXPECT(ldns_pkt_additional(r->pkt), "mail.wild.example.com.\t3600\tIN\tA\t192.0.2.99");
 	reply_free(r);
+
+	/* Not when the target belongs to another zone served here (that zone
+	 * answers for it): other.wild.example.com, served beside example.com. */
+	r = ask("wmx2.example.com", WIRE_TYPE_MX);
+	EXPECT(ldns_pkt_additional(r->pkt), "mail.other.wild.example.com.\t3600\tIN\tA\t192.0.2.99");
+	reply_free(r);
+	char dir[] = "/tmp/geosteer-query-wild.XXXXXX", file[64], err[512];
+	assert_non_null(mkdtemp(dir));
+	snprintf(file, sizeof file, "%s/other.zone", dir);
+	FILE *f = fopen(file, "w");
+	assert_non_null(f);
+	fputs("$TTL 300\n@ SOA ns hostmaster 1 3600 900 604800 60\n@ NS ns\nns A 192.0.2.53\n", f);
+	fclose(f);
+	struct zone_source both[] = {{.origin = "example.com", .file = ZONE_DIR "example.com.zone"},
+	                             {.origin = "other.wild.example.com", .file = file}};
+	struct zone_table *child = NULL;
+	assert_int_equal(zone_table_build(both, 2, &child, err, sizeof err), 0);
+	struct request req;
+	build(&req, "wmx2.example.com", WIRE_TYPE_MX, WIRE_CLASS_IN, 0, NULL);
+	r = ask_raw(child, &settings, QUERY_UDP, req.buf, req.len);
+	expect_header(r, WIRE_RCODE_NOERROR, true, false, 1, 0, 0);
+	reply_free(r);
+	zone_table_free(child);
+	unlink(file);
+	rmdir(dir);
 }
 
 static void test_wildcard_ent_rules(void **state)
