@@ -49,6 +49,7 @@ struct policy_datacenter {
 	/* health_address_bit() of each address, a then aaaa; POLICY_NO_BIT (always
 	 * up) for a datacenter without checks, whose mask is all ones anyway */
 	const uint8_t *address_bits;
+	bool probed; /* has checks, so its addresses have bits */
 	const uint8_t *cname; /* lower-cased wire name, or NULL */
 };
 

@@ -446,6 +446,7 @@ static int policy_build_datacenters(struct policy_set *set, const struct config 
 			bits[k] = bit < 0 ? POLICY_NO_BIT : (uint8_t)bit;
 		}
 		d->address_bits = bits;
+		d->probed = c->check_count > 0;
 		if (c->cname) {
 			uint8_t wire[DNAME_MAXLEN];
 			int n = dname_from_text(c->cname, wire);
