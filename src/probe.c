@@ -116,7 +116,6 @@ static struct probe_slot {
 	struct probe_pair **pairs; /* sorted by probe_pair_order */
 	size_t count;
 } probe_by_slot[HEALTH_MAX_SLOTS];
-static uint64_t probe_slots;                   /* slots that have pairs */
 static uint64_t probe_unprobed;                /* slots that lost their pairs: probe_settle publishes them */
 static double probe_rtt_avg[HEALTH_MAX_SLOTS]; /* ms; <0: none yet */
 static uint64_t probe_rng;
@@ -277,41 +276,31 @@ static void probe_publish_verdict(int slot)
 		health_set_probed(slot, true, "no checks");
 		return;
 	}
-	/* By address bit (health_address_bit), HEALTH_ADDRESS_WORDS words. */
-	uint64_t present[HEALTH_ADDRESS_WORDS] = {0}, down[HEALTH_ADDRESS_WORDS] = {0};
+	/* An address is up when every check of it is.  The array is sorted by
+	 * address, then check: each address's pairs are one run. */
+	uint64_t down[HEALTH_ADDRESS_WORDS] = {0};
 	bool has[2] = {false, false}, alive[2] = {false, false}; /* per family: IPv4, IPv6 */
 	int total = 0, live = 0;
 	const struct probe_pair *failing = NULL;
-	for (size_t i = 0; i < ps->count; i++) {
-		const struct probe_pair *p = ps->pairs[i];
-		if (p->addr_bit < 0 || p->addr_bit >= HEALTH_ADDRESS_BITS)
-			continue;
-		unsigned w = (unsigned)p->addr_bit / 64;
-		uint64_t bit = UINT64_C(1) << (p->addr_bit % 64);
-		present[w] |= bit;
-		if (!p->state.up) {
-			down[w] |= bit;
-			if (!failing)
-				failing = p;
+	for (size_t i = 0; i < ps->count;) {
+		const struct probe_pair *first = ps->pairs[i];
+		bool up = true;
+		for (; i < ps->count && ps->pairs[i]->addr_index == first->addr_index; i++) {
+			if (!ps->pairs[i]->state.up) {
+				up = false;
+				if (!failing)
+					failing = ps->pairs[i];
+			}
 		}
-	}
-	/* An address is up when every check of it is: counted once all its
-	 * pairs are in the words above. */
-	for (size_t i = 0; i < ps->count; i++) {
-		const struct probe_pair *p = ps->pairs[i];
-		if (p->addr_bit < 0 || p->addr_bit >= HEALTH_ADDRESS_BITS)
-			continue;
-		unsigned w = (unsigned)p->addr_bit / 64;
-		uint64_t bit = UINT64_C(1) << (p->addr_bit % 64);
-		if (!(present[w] & bit))
-			continue; /* counted already */
-		present[w] &= ~bit;
-		int family = p->addr.ss_family == AF_INET6;
-		bool up = !(down[w] & bit);
+		if (first->addr_bit < 0 || first->addr_bit >= HEALTH_ADDRESS_BITS)
+			continue; /* no bit (cannot happen for ≤ 64 addresses): not counted */
+		int family = first->addr.ss_family == AF_INET6;
 		has[family] = true;
 		alive[family] |= up;
 		total++;
 		live += up;
+		if (!up)
+			down[first->addr_bit / 64] |= UINT64_C(1) << (first->addr_bit % 64);
 	}
 	char reason[320];
 	if (live || !failing)
@@ -1166,23 +1155,15 @@ static struct probe_pair *probe_pair_new(const char *dc, int slot, const char *a
 	return p;
 }
 
-static struct probe_pair *probe_pair_find(const char *dc, const char *address,
-                                          const struct config_check *check)
+/* A pair not yet claimed by this apply for datacenter, address and check:
+ * with the same definition (it keeps running), or with same_name_only the
+ * one a changed definition replaces (its state carries over). */
+static struct probe_pair *probe_pair_find(const char *dc, const char *address, const struct config_check *check,
+                                          bool same_name_only)
 {
 	for (struct probe_pair *p = probe_pairs; p; p = p->next)
 		if (!p->keep && !strcmp(p->datacenter, dc) && !strcmp(p->address, address) &&
-		    probe_check_equal(&p->check, check))
-			return p;
-	return NULL;
-}
-
-/* The pair a reload replaces when it changes a check's definition but not
- * its name: same datacenter, address and check name. */
-static const struct probe_pair *probe_pair_predecessor(const char *dc, const char *address, const char *check)
-{
-	for (const struct probe_pair *p = probe_pairs; p; p = p->next)
-		if (!p->keep && !strcmp(p->datacenter, dc) && !strcmp(p->address, address) &&
-		    probe_str_equal(p->check.name, check))
+		    (same_name_only ? probe_str_equal(p->check.name, check->name) : probe_check_equal(&p->check, check)))
 			return p;
 	return NULL;
 }
@@ -1243,7 +1224,7 @@ int probe_apply(uv_loop_t *loop, const struct config *config, char *err, size_t 
 				const struct config_check *check = probe_config_check(config, dc->checks[k]);
 				if (!check)
 					continue; /* config_load refuses that */
-				struct probe_pair *p = probe_pair_find(dc->name, address, check);
+				struct probe_pair *p = probe_pair_find(dc->name, address, check, false);
 				if (!p) {
 					p = probe_pair_new(dc->name, slot, address, v6, check);
 					if (!p) {
@@ -1251,7 +1232,7 @@ int probe_apply(uv_loop_t *loop, const struct config *config, char *err, size_t 
 						rc = -1;
 						continue;
 					}
-					const struct probe_pair *old = probe_pair_predecessor(dc->name, address, check->name);
+					const struct probe_pair *old = probe_pair_find(dc->name, address, check, true);
 					if (old)
 						probe_pair_inherit(p, old);
 					p->next = fresh;
@@ -1259,9 +1240,8 @@ int probe_apply(uv_loop_t *loop, const struct config *config, char *err, size_t 
 				}
 				p->keep = true;
 				p->addr_index = (unsigned)i;
-				const struct sockaddr *sa = (const struct sockaddr *)&p->addr;
-				p->addr_bit = v6 ? health_address_bit(slot, ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr, 16)
-				                 : health_address_bit(slot, (const uint8_t *)&((const struct sockaddr_in *)sa)->sin_addr, 4);
+				p->addr_bit = v6 ? health_address_bit(slot, ((const struct sockaddr_in6 *)&p->addr)->sin6_addr.s6_addr, 16)
+				                 : health_address_bit(slot, (const uint8_t *)&((const struct sockaddr_in *)&p->addr)->sin_addr, 4);
 				p->check_index = (unsigned)k;
 			}
 		}
@@ -1286,12 +1266,15 @@ int probe_apply(uv_loop_t *loop, const struct config *config, char *err, size_t 
 		link = &p->next;
 		started++;
 	}
+	uint64_t had = 0; /* slots with pairs before this apply */
+	for (int slot = 0; slot < HEALTH_MAX_SLOTS; slot++)
+		if (probe_by_slot[slot].count)
+			had |= UINT64_C(1) << slot;
 	if (probe_index_slots() < 0) {
 		snprintf(err, errlen, "probe: out of memory");
 		rc = -1;
 	}
-	probe_unprobed = (probe_unprobed | probe_slots) & ~slots;
-	probe_slots = slots;
+	probe_unprobed = (probe_unprobed | had) & ~slots;
 	for (int slot = 0; slot < HEALTH_MAX_SLOTS; slot++)
 		if (slots >> slot & 1)
 			probe_publish(slot);
@@ -1315,7 +1298,6 @@ void probe_stop(void)
 		probe_pair_stop(p);
 	}
 	probe_index_slots(); /* frees the arrays: no pairs are left */
-	probe_slots = 0;
 	probe_unprobed = 0;
 	for (int i = 0; i < HEALTH_MAX_SLOTS; i++)
 		probe_rtt_avg[i] = -1;
