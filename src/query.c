@@ -360,10 +360,10 @@ static int query_put_policy_addresses(struct query_ctx *ctx, const uint8_t *owne
 		unsigned count = type == WIRE_TYPE_A ? dc->a_count : dc->aaaa_count;
 		const uint8_t *bits = dc->address_bits + (type == WIRE_TYPE_A ? 0 : dc->a_count);
 		/* Without checks no address has a bit (all up): no mask to load. */
-		uint64_t mask[HEALTH_ADDRESS_WORDS] = {~0ull, ~0ull};
+		uint64_t mask[HEALTH_ADDRESS_WORDS];
+		for (unsigned w = 0; w < HEALTH_ADDRESS_WORDS; w++)
+			mask[w] = dc->probed ? health_address_mask(dc->health_slot, w) : ~0ull;
 		bool some_up = !dc->probed;
-		for (unsigned w = 0; w < HEALTH_ADDRESS_WORDS && dc->probed; w++)
-			mask[w] = health_address_mask(dc->health_slot, w);
 		for (unsigned j = 0; j < count && !some_up; j++)
 			some_up = query_address_up(mask, bits[j]);
 		for (unsigned j = 0; j < count; j++) {
