@@ -216,6 +216,7 @@ struct config {
 	unsigned tcp_idle_timeout_ms;
 	unsigned tcp_max_connections;
 	char *control; /* control socket path (resolved); NULL: run/geosteerd.sock beside the config */
+	char *user;    /* server.user, "USER" or "USER:GROUP" (privileges.h); NULL: keep the account */
 	struct config_zone *zones;
 	size_t zone_count;
 	struct config_geoip geoip;

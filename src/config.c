@@ -60,6 +60,7 @@
 
 #include "dname.h"
 #include "infile.h"
+#include "privileges.h"
 #include "wire.h"
 
 enum schema_type {
@@ -147,6 +148,12 @@ struct schema_item {
 		.name = key, .type = SCHEMA_STRING, .offset = offsetof(S, field), .min = 1, .max = maxlen,   \
 		.required = req                                                                              \
 	}
+/* A string checked by fn (called with no output buffer: NULL is good). */
+#define KEY_STRING_CHECK(key, S, field, maxlen, fn)                                                          \
+	{                                                                                                    \
+		.name = key, .type = SCHEMA_STRING, .offset = offsetof(S, field), .min = 1, .max = maxlen,   \
+		.check = fn                                                                                  \
+	}
 #define KEY_PATH(key, S, field, req)                                                                         \
 	{                                                                                                    \
 		.name = key, .type = SCHEMA_PATH, .offset = offsetof(S, field), .min = 1, .max = 4096,       \
@@ -222,7 +229,7 @@ static unsigned long config_default_workers(void)
 
 static schema_check_fn check_ipv4, check_ipv6, check_geo_key, check_client_selector, check_allowed_selector,
     check_record_name;
-static schema_check_fn check_check_name;
+static schema_check_fn check_check_name, check_user;
 static schema_finish_fn finish_datacenter, finish_record, finish_check, finish_policy;
 
 /* clang-format off */
@@ -235,6 +242,7 @@ static const struct schema_item schema_server[] = {
 	KEY_UINT("tcp_max_connections", struct config, tcp_max_connections, 1, 65535, "256"),
 	KEY_PATH("control", struct config, control, false),
 	KEY_LISTEN("metrics", struct config, metrics, metrics_count, NULL),
+	KEY_STRING_CHECK("user", struct config, user, 255, check_user),
 	{0},
 };
 
@@ -711,6 +719,16 @@ static const char *check_check_name(const char *text, char *out, size_t outlen)
 	return copy_out(text, out, outlen);
 }
 
+/* server.user: the account must exist where the config is loaded (a
+ * typo would otherwise surface only when the daemon starts as root). */
+static const char *check_user(const char *text, char *out, size_t outlen)
+{
+	(void)out;
+	(void)outlen;
+	struct privileges_account account;
+	return privileges_lookup(text, &account);
+}
+
 /* "@", a name relative to the zone's origin, or an absolute one. */
 static const char *check_record_name(const char *text, char *out, size_t outlen)
 {
@@ -889,6 +907,11 @@ static int schema_set_scalar(struct config_reader *r, const struct schema_item *
 		if (len < it->min || len > it->max)
 			return config_fail(r, line, "%s %s: length %zu is out of range %lu..%lu", it->name,
 			                   where, len, it->min, it->max);
+		if (it->check) {
+			const char *why = it->check(text, NULL, 0);
+			if (why)
+				return config_fail(r, line, "%s %s: '%s': %s", it->name, where, text, why);
+		}
 		char *copy = it->type == SCHEMA_PATH ? config_resolve_path(r, text) : strdup(text);
 		if (!copy)
 			return config_fail(r, line, "out of memory");

@@ -74,6 +74,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "policy.h"
+#include "privileges.h"
 #include "probe.h"
 #include "query.h"
 #include "snapshot.h"
@@ -842,7 +843,7 @@ static bool server_same_addresses(const struct config_listen *a, size_t na, cons
  * closing one to rebind would drop the queries queued on it. */
 static void server_restart_settings(const struct config *a, const struct config *b, char *out, size_t outlen)
 {
-	const char *names[4];
+	const char *names[5];
 	size_t n = 0;
 	if (!server_same_addresses(a->listen, a->listen_count, b->listen, b->listen_count))
 		names[n++] = "server.listen";
@@ -852,6 +853,8 @@ static void server_restart_settings(const struct config *a, const struct config 
 		names[n++] = "server.metrics";
 	if ((a->control == NULL) != (b->control == NULL) || (a->control && strcmp(a->control, b->control)))
 		names[n++] = "server.control";
+	if ((a->user == NULL) != (b->user == NULL) || (a->user && strcmp(a->user, b->user)))
+		names[n++] = "server.user";
 	out[0] = '\0';
 	for (size_t i = 0, used = 0; i < n && used < outlen; i++)
 		used += (size_t)snprintf(out + used, outlen - used, "%s%s", i ? ", " : "", names[i]);
@@ -1028,6 +1031,33 @@ static void server_log_serving(const struct server *s)
 	         s->worker_count, s->worker_count == 1 ? "" : "s");
 }
 
+/*
+ * server.user: every socket is open (port 53 needs root to bind), so the
+ * process becomes that account for good before any worker thread starts
+ * or any probe runs.  The control socket is handed to the account first:
+ * its operator can use geosteerctl without root, and geosteerd can remove
+ * the socket when it stops (given a folder it may write to).
+ */
+static int server_become_user(struct server *s)
+{
+	const char *spec = s->config->user;
+	struct privileges_account account;
+	const char *why = privileges_lookup(spec, &account);
+	char err[512];
+	if (why) {
+		log_error("server.user '%s': %s", spec, why);
+		return -1;
+	}
+	if (geteuid() == 0 && chown(s->control_path, account.uid, account.gid) < 0)
+		log_warn("control socket %s: cannot hand it to %s: %s", s->control_path, spec, strerror(errno));
+	if (privileges_drop(spec, err, sizeof err) < 0) {
+		log_error("%s", err);
+		return -1;
+	}
+	log_info("running as %s (uid %u, gid %u)", spec, (unsigned)getuid(), (unsigned)getgid());
+	return 0;
+}
+
 int server_run(const struct config *config)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -1091,6 +1121,8 @@ int server_run(const struct config *config)
 		log_error("cannot serve metrics: %s", cerr);
 		goto stop;
 	}
+	if (config->user && server_become_user(s) < 0)
+		goto stop;
 	char perr[256];
 	if (probe_apply(&s->loop, config, perr, sizeof(perr)) < 0)
 		log_warn("%s", perr);

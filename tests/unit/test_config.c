@@ -271,6 +271,30 @@ static void test_unknown_keys(void **state)
 	expect_error("server:\n  ? [a]\n  : 1\n", 2, "keys must be plain names, got a list in server");
 }
 
+/* server.user names an account that must exist where the config loads. */
+static void test_server_user(void **state)
+{
+	(void)state;
+	struct config cfg;
+	load_ok("server:\n  user: nobody\n", &cfg);
+	assert_string_equal(cfg.user, "nobody");
+	config_free(&cfg);
+	load_ok("server:\n  user: \"root:0\"\n", &cfg);
+	assert_string_equal(cfg.user, "root:0");
+	config_free(&cfg);
+	load_ok("server:\n  workers: 1\n", &cfg);
+	assert_null(cfg.user);
+	config_free(&cfg);
+	expect_error("server:\n  workers: 1\n  user: no-such-account-here\n", 3,
+	             "user in server: 'no-such-account-here': no such user");
+	expect_error("server:\n  user: \"nobody:no-such-group-here\"\n", 2,
+	             "user in server: 'nobody:no-such-group-here': no such group");
+	expect_error("server:\n  user: \"nobody:\"\n", 2, "user in server: 'nobody:': empty group name");
+	expect_error("server:\n  user: \":root\"\n", 2, "user in server: ':root': empty user name");
+	expect_error("server:\n  user: \"4000000\"\n", 2,
+	             "user in server: '4000000': a numeric user without an account needs a group (USER:GROUP)");
+}
+
 static void test_type_errors(void **state)
 {
 	(void)state;
@@ -1229,6 +1253,7 @@ int main(void)
 	    cmocka_unit_test(test_geo_key_errors),
 	    cmocka_unit_test(test_policy_kind_errors),
 	    cmocka_unit_test(test_datacenter_errors),
+	    cmocka_unit_test(test_server_user),
 	    cmocka_unit_test(test_residency_errors),
 	    cmocka_unit_test(test_record_errors),
 	    cmocka_unit_test(test_geoip_errors),
