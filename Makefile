@@ -15,12 +15,20 @@ LIB_OBJ := $(LIB_SRC:src/%.c=$(BUILD)/%.o)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps test unit integration compare asan fuzz run clean format lab bench bench-deps bench-scale qbench pgo pgo-check
+.PHONY: all deps test unit integration compare asan fuzz run clean format lab bench bench-deps bench-scale qbench pgo pgo-check install install-check
 
 all: geosteerd geosteerctl
 
 deps:
 	@tools/install-deps
+
+# The daemon in sbin (an operator starts it), the client in bin; DESTDIR
+# for packaging.  No config is installed: geosteerd -c names it.
+PREFIX  ?= /usr/local
+install: all
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin
+	install -m 755 geosteerd $(DESTDIR)$(PREFIX)/sbin/geosteerd
+	install -m 755 geosteerctl $(DESTDIR)$(PREFIX)/bin/geosteerctl
 
 geosteerd: $(BUILD)/geosteerd
 	@cp $< $@.tmp && mv -f $@.tmp $@
@@ -80,6 +88,17 @@ test: deps
 	@$(MAKE) --no-print-directory integration
 	@$(MAKE) --no-print-directory compare
 	@$(MAKE) --no-print-directory pgo-check
+	@$(MAKE) --no-print-directory install-check
+
+# make install into a scratch folder: both programs land where the README
+# says and run from there.
+install-check:
+	@rm -rf $(BUILD)/install-check
+	@$(MAKE) --no-print-directory install DESTDIR=$(BUILD)/install-check PREFIX=/usr >/dev/null
+	@$(BUILD)/install-check/usr/sbin/geosteerd --version | grep -q '^geosteerd ' && \
+		$(BUILD)/install-check/usr/bin/geosteerctl --help | grep -q '^usage: geosteerctl' && \
+		echo "install-check: /usr/sbin/geosteerd and /usr/bin/geosteerctl installed and run" || \
+		{ echo "install-check: FAILED"; exit 1; }
 
 # The profile-guided build (optional, build-pgo/geosteerd): trained on the
 # benchmark's data, then held to the same answers as the plain build.
