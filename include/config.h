@@ -29,12 +29,12 @@
  *           addresses) }
  *   checks: NAME: { type: tcp|http|https|dns (required), port (1..65535;
  *           default 80 / 443 / 53, required for tcp), interval (100ms..1h,
- *           default 10s), timeout (10ms..10m, default 2s, less than
- *           interval), rise, fall (1..1000, default 2 and 3), max_rtt
+ *           default 10s), timeout (10ms..10m, default 2s, below 90% of
+ *           the interval), rise, fall (1..1000, default 2 and 3), max_rtt
  *           (duration, optional), initial: up|down (default up);
  *           http/https only: path (starts with '/', default /), host,
  *           expect_status (list of 100..599 or one, default [200]),
- *           expect_body (1..4096 bytes); https only: tls_verify (default
+ *           expect_body (1..1024 bytes); https only: tls_verify (default
  *           true); dns only: query ("NAME TYPE", required), expect_rcode
  *           (NOERROR, NXDOMAIN..., default NOERROR) }.  Durations: a
  *           number of ms, or with ms, s, m, h.
@@ -152,7 +152,7 @@ struct config_check {
 	uint16_t query_type;         /* dns: RR type number */
 	unsigned expect_rcode;       /* dns: default NOERROR (0) */
 	unsigned interval_ms;        /* default 10 s */
-	unsigned timeout_ms;         /* default 2 s, less than interval */
+	unsigned timeout_ms;         /* default 2 s, below 90% of interval_ms */
 	unsigned rise;               /* default 2 */
 	unsigned fall;               /* default 3 */
 	unsigned max_rtt_ms;         /* 0: none */

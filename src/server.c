@@ -823,6 +823,14 @@ static void server_stop(struct server *s)
 		server_close_handle((uv_handle_t *)&s->sig_term);
 		server_close_handle((uv_handle_t *)&s->sig_int);
 		server_close_handle((uv_handle_t *)&s->sig_hup);
+		/* Closing its last handle gives a signal back its default
+		 * action, which for these three is to die: a second SIGTERM
+		 * while we finish stopping (timeout(1) and impatient scripts
+		 * send one) killed us with 143 and no "stopped".  The stop is
+		 * under way, so later ones are ignored. */
+		signal(SIGTERM, SIG_IGN);
+		signal(SIGINT, SIG_IGN);
+		signal(SIGHUP, SIG_IGN);
 	}
 }
 
