@@ -206,6 +206,14 @@ struct config_fence {
 	size_t allowed_count;
 };
 
+/* server.rate_limit (ratelimit.h); responses 0: off. */
+struct config_rate_limit {
+	unsigned responses;   /* per second per class, 0..10000, default 0 */
+	unsigned slip;        /* 0..10, default 2 */
+	unsigned ipv4_prefix; /* 8..32, default 24 */
+	unsigned ipv6_prefix; /* 16..128, default 56 */
+};
+
 struct config {
 	char *path; /* the config file as given */
 	struct config_listen *listen;
@@ -217,6 +225,7 @@ struct config {
 	unsigned tcp_max_connections;
 	char *control; /* control socket path (resolved); NULL: run/geosteerd.sock beside the config */
 	char *user;    /* server.user, "USER" or "USER:GROUP" (privileges.h); NULL: keep the account */
+	struct config_rate_limit rate_limit;
 	struct config_zone *zones;
 	size_t zone_count;
 	struct config_geoip geoip;

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "query.h"
+#include "ratelimit.h"
 
 struct config;
 struct policy_set;
@@ -28,6 +29,7 @@ struct snapshot {
 	 * never NULL in a built snapshot (empty when nothing is configured). */
 	struct policy_set *policies;
 	struct query_settings settings;
+	struct ratelimit_settings ratelimit; /* UDP replies; responses 0: off */
 	uint8_t nsid[256];
 	uint64_t generation;
 };

@@ -43,6 +43,7 @@
 
 #include "health.h"
 #include "query.h"
+#include "ratelimit.h"
 
 /* Per-record counters kept; records past this count together as "other". */
 #define STATS_MAX_RECORDS 512
@@ -71,6 +72,11 @@ void stats_count(struct stats_block *b, enum query_transport transport, const st
  * refused (those were counted as queries too). */
 void stats_count_dropped(struct stats_block *b, unsigned n);
 
+/* Counts one rate limiting verdict (ratelimit.h) for a reply that
+ * stats_count() counted already: RATELIMIT_DROP as not sent, SLIP as sent
+ * truncated, PASS not at all. */
+void stats_count_rate_limited(struct stats_block *b, enum ratelimit_verdict verdict);
+
 /* A reload attempt finished (the loop thread).  A successful one starts the
  * per-record counts over (see the top). */
 void stats_reload(bool ok);
@@ -91,6 +97,8 @@ struct stats_totals {
 	uint64_t fail_open;
 	uint64_t fenced;
 	uint64_t dropped;
+	uint64_t rate_limited;       /* replies rate limiting did not send */
+	uint64_t rate_limit_slipped; /* replies it sent truncated instead */
 	uint64_t datacenter[HEALTH_MAX_SLOTS];  /* by health slot */
 	uint64_t record[STATS_MAX_RECORDS + 1]; /* by record index; [STATS_MAX_RECORDS]: the rest */
 	uint64_t reloads;                       /* successful */

@@ -233,6 +233,14 @@ static schema_check_fn check_check_name, check_user;
 static schema_finish_fn finish_datacenter, finish_record, finish_check, finish_policy;
 
 /* clang-format off */
+static const struct schema_item schema_rate_limit[] = {
+	KEY_UINT("responses", struct config, rate_limit.responses, 0, 10000, "0"),
+	KEY_UINT("slip", struct config, rate_limit.slip, 0, 10, "2"),
+	KEY_UINT("ipv4_prefix", struct config, rate_limit.ipv4_prefix, 8, 32, "24"),
+	KEY_UINT("ipv6_prefix", struct config, rate_limit.ipv6_prefix, 16, 128, "56"),
+	{0},
+};
+
 static const struct schema_item schema_server[] = {
 	KEY_LISTEN("listen", struct config, listen, listen_count, "127.0.0.1:5300 [::1]:5300"),
 	KEY_STRING("nsid", struct config, nsid, 255, false),
@@ -243,6 +251,7 @@ static const struct schema_item schema_server[] = {
 	KEY_PATH("control", struct config, control, false),
 	KEY_LISTEN("metrics", struct config, metrics, metrics_count, NULL),
 	KEY_STRING_CHECK("user", struct config, user, 255, check_user),
+	KEY_SECTION("rate_limit", schema_rate_limit),
 	{0},
 };
 

@@ -300,10 +300,11 @@ static void control_cmd_stats(struct control_server *s, struct textbuf *r)
 		sep = ",";
 	}
 	textbuf_printf(r,
-	                  "},\"truncated\":%llu,\"ecs\":%llu,\"dropped\":%llu,\"fail_open\":%llu,"
-	                  "\"fenced\":%llu,\"policies\":{",
+	                  "},\"truncated\":%llu,\"ecs\":%llu,\"dropped\":%llu,\"rate_limited\":%llu,"
+	                  "\"rate_limit_slipped\":%llu,\"fail_open\":%llu,\"fenced\":%llu,\"policies\":{",
 	                  (unsigned long long)t->truncated, (unsigned long long)t->ecs,
-	                  (unsigned long long)t->dropped, (unsigned long long)t->fail_open,
+	                  (unsigned long long)t->dropped, (unsigned long long)t->rate_limited,
+	                  (unsigned long long)t->rate_limit_slipped, (unsigned long long)t->fail_open,
 	                  (unsigned long long)t->fenced);
 	/* Loop thread: the snapshot cannot be freed under us (see status). */
 	const struct snapshot *snap = snapshot_current();

@@ -121,6 +121,10 @@ static void metrics_render_queries(struct textbuf *b, const struct stats_totals 
 	                t->ecs);
 	metrics_counter(b, "geosteer_dropped_total",
 	                "Requests not answered (unparseable, oversized, socket buffer full).", t->dropped);
+	metrics_family(b, "geosteer_rate_limited_total", "counter",
+	               "UDP replies over server.rate_limit: not sent (drop) or sent truncated (slip).");
+	metrics_sample1(b, "geosteer_rate_limited_total", "action", "drop", t->rate_limited);
+	metrics_sample1(b, "geosteer_rate_limited_total", "action", "slip", t->rate_limit_slipped);
 	metrics_counter(b, "geosteer_fail_open_total",
 	                "Policy answers that were degraded (fallback or failing open; down_ttl).",
 	                t->fail_open);

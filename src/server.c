@@ -77,6 +77,7 @@
 #include "privileges.h"
 #include "probe.h"
 #include "query.h"
+#include "ratelimit.h"
 #include "snapshot.h"
 #include "stats.h"
 #include "version.h"
@@ -131,6 +132,9 @@ struct udp_batch {
 	 * wrote their lengths), for a socket with or without in_pktinfo. */
 	unsigned in_dirty;
 	bool in_pktinfo;
+	/* This worker's response rate limiting counts (server.rate_limit);
+	 * NULL when it could not be allocated: nothing is limited then. */
+	struct ratelimit_table *limits;
 };
 
 struct tcp_listener {
@@ -313,6 +317,13 @@ static void udp_answer_batch(struct udp_batch *b, int n, int fd, bool pktinfo, i
 {
 	const struct snapshot *snap = snapshot_current();
 	unsigned out_count = 0;
+	/* Rate limiting counts replies per second: one clock read a batch. */
+	uint32_t second = 0;
+	if (snap && snap->ratelimit.responses) {
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+		second = (uint32_t)ts.tv_sec;
+	}
 	for (int i = 0; snap && i < n; i++) {
 		const struct msghdr *h = &b->in[i].msg_hdr;
 		if (h->msg_flags & MSG_TRUNC) {
@@ -326,6 +337,15 @@ static void udp_answer_batch(struct udp_batch *b, int n, int fd, bool pktinfo, i
 		stats_count(stats, QUERY_UDP, &outcome);
 		if (len == 0 || len > UDP_BUF)
 			continue;
+		if (snap->ratelimit.responses) {
+			uint64_t class = ratelimit_class(&snap->ratelimit, client.addr, b->pkt[i], len, outcome.rcode);
+			enum ratelimit_verdict v = ratelimit_check(b->limits, &snap->ratelimit, class, second);
+			stats_count_rate_limited(stats, v);
+			if (v == RATELIMIT_DROP)
+				continue;
+			if (v == RATELIMIT_SLIP)
+				len = ratelimit_truncate(b->pkt[i], len);
+		}
 		b->out_iov[out_count] = (struct iovec){.iov_base = b->pkt[i], .iov_len = len};
 		size_t ctl_len = pktinfo ? udp_reply_control(h, &b->out_ctl[out_count]) : 0;
 		b->out[out_count].msg_hdr = (struct msghdr){
@@ -392,6 +412,7 @@ static void *udp_worker_main(void *arg)
 	if (b) {
 		b->in_dirty = UDP_BATCH;
 		b->in_pktinfo = false;
+		b->limits = ratelimit_table_new(); /* untouched pages cost nothing while limiting is off */
 	}
 	struct pollfd *pfds = calloc(w->fd_count + 1, sizeof(*pfds));
 	if (reader < 0 || !b || !pfds) {
@@ -417,6 +438,8 @@ static void *udp_worker_main(void *arg)
 out:
 	snapshot_reader_unregister(reader);
 	free(pfds);
+	if (b)
+		ratelimit_table_free(b->limits);
 	free(b);
 	return NULL;
 }

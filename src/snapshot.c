@@ -155,6 +155,10 @@ int snapshot_build(const struct config *config, struct snapshot **out, char *err
 		snap->settings.nsid_len = (uint16_t)len;
 	}
 	snap->settings.udp_payload = config->udp_payload;
+	snap->ratelimit = (struct ratelimit_settings){.responses = config->rate_limit.responses,
+	                                              .slip = (uint8_t)config->rate_limit.slip,
+	                                              .ipv4_prefix = (uint8_t)config->rate_limit.ipv4_prefix,
+	                                              .ipv6_prefix = (uint8_t)config->rate_limit.ipv6_prefix};
 	/* The build's temporary arrays are free now; hand that memory back to
 	 * the system (main() told malloc not to do it piecemeal during loads). */
 	malloc_trim(0);

@@ -38,6 +38,8 @@ struct stats_block {
 	stats_counter fail_open;
 	stats_counter fenced;
 	stats_counter dropped;
+	stats_counter rate_limited;
+	stats_counter rate_limit_slipped;
 	stats_counter datacenter[HEALTH_MAX_SLOTS];
 	stats_counter record[STATS_MAX_RECORDS + 1];
 } __attribute__((aligned(STATS_CACHE_LINE)));
@@ -111,6 +113,13 @@ void stats_count_dropped(struct stats_block *b, unsigned n)
 		stats_add(&b->dropped, n);
 }
 
+void stats_count_rate_limited(struct stats_block *b, enum ratelimit_verdict verdict)
+{
+	if (!b || verdict == RATELIMIT_PASS)
+		return;
+	stats_add(verdict == RATELIMIT_DROP ? &b->rate_limited : &b->rate_limit_slipped, 1);
+}
+
 /* Sums one counter over every published block. */
 #define STATS_SUM(field)                                                                                     \
 	({                                                                                                   \
@@ -166,6 +175,8 @@ void stats_read(struct stats_totals *out)
 	out->fail_open = STATS_SUM(fail_open);
 	out->fenced = STATS_SUM(fenced);
 	out->dropped = STATS_SUM(dropped);
+	out->rate_limited = STATS_SUM(rate_limited);
+	out->rate_limit_slipped = STATS_SUM(rate_limit_slipped);
 	for (size_t i = 0; i < HEALTH_MAX_SLOTS; i++) {
 		uint64_t v = STATS_SUM(datacenter[i]);
 		out->datacenter[i] = v > stats_datacenter_base[i] ? v - stats_datacenter_base[i] : 0;

@@ -425,6 +425,8 @@ static void ctl_print_stats(const struct ctl_json *reply)
 	printf("queries: udp %s, tcp %s\n", ctl_text(q, "udp"), ctl_text(q, "tcp"));
 	printf("truncated: %s  ecs: %s  dropped: %s\n", ctl_text(reply, "truncated"), ctl_text(reply, "ecs"),
 	       ctl_text(reply, "dropped"));
+	printf("rate-limited: %s not sent, %s sent truncated\n", ctl_text(reply, "rate_limited"),
+	       ctl_text(reply, "rate_limit_slipped"));
 	printf("fail-open answers: %s  fenced answers: %s\n", ctl_text(reply, "fail_open"),
 	       ctl_text(reply, "fenced"));
 	printf("reloads: %s  failed: %s\n", ctl_text(reply, "reloads"), ctl_text(reply, "reload_failures"));

@@ -1,0 +1,195 @@
+/*
+ * Unit tests for src/ratelimit.c: which replies share a class, how a
+ * class's budget runs out and comes back, how slip alternates, and the
+ * truncated form of a reply.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "ratelimit.h"
+#include "wire.h"
+
+static const struct ratelimit_settings settings = {.responses = 5, .slip = 2, .ipv4_prefix = 24, .ipv6_prefix = 56};
+
+static struct sockaddr_storage v4(const char *text)
+{
+	struct sockaddr_storage ss;
+	memset(&ss, 0, sizeof ss);
+	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+	sin->sin_family = AF_INET;
+	assert_int_equal(inet_pton(AF_INET, text, &sin->sin_addr), 1);
+	return ss;
+}
+
+static struct sockaddr_storage v6(const char *text)
+{
+	struct sockaddr_storage ss;
+	memset(&ss, 0, sizeof ss);
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+	sin6->sin6_family = AF_INET6;
+	assert_int_equal(inet_pton(AF_INET6, text, &sin6->sin6_addr), 1);
+	return ss;
+}
+
+/* A reply to NAME (wire form) TYPE with one answer record after the
+ * question, as query_respond would write it; returns its length. */
+static size_t reply(uint8_t *buf, const char *name, size_t name_len, uint16_t qtype)
+{
+	static const uint8_t header[12] = {0x12, 0x34, 0x84, 0x00, 0, 1, 0, 1, 0, 0, 0, 1};
+	static const uint8_t answer[] = {0xC0, 0x0C, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 10};
+	static const uint8_t opt[] = {0, 0, 41, 0x04, 0xD0, 0, 0, 0, 0, 0, 0};
+	size_t n = 0;
+	memcpy(buf, header, sizeof header);
+	n += sizeof header;
+	memcpy(buf + n, name, name_len);
+	n += name_len;
+	wire_put_u16(buf + n, qtype);
+	wire_put_u16(buf + n + 2, 1);
+	n += 4;
+	memcpy(buf + n, answer, sizeof answer);
+	n += sizeof answer;
+	memcpy(buf + n, opt, sizeof opt);
+	return n + sizeof opt;
+}
+
+/* Names in wire form; sizeof counts the string's NUL, which is the root label. */
+#define WWW "\3www\4shop\7example"
+#define WWW_UPPER "\3WwW\4SHOP\7example"
+#define API "\3api\4shop\7example"
+
+static uint64_t class_of(const struct sockaddr_storage *client, const char *name, size_t len, uint16_t qtype,
+                         uint16_t rcode)
+{
+	uint8_t buf[512];
+	size_t n = reply(buf, name, len, qtype);
+	return ratelimit_class(&settings, (const struct sockaddr *)client, buf, n, rcode);
+}
+
+static void test_classes(void **state)
+{
+	(void)state;
+	struct sockaddr_storage a = v4("198.51.100.7"), a2 = v4("198.51.100.200"), b = v4("198.51.101.7");
+	uint64_t www = class_of(&a, WWW, sizeof WWW, WIRE_TYPE_A, WIRE_RCODE_NOERROR);
+
+	/* One /24, one name and type: one class, whatever the letter case. */
+	assert_int_equal(class_of(&a2, WWW, sizeof WWW, WIRE_TYPE_A, WIRE_RCODE_NOERROR), www);
+	assert_int_equal(class_of(&a, WWW_UPPER, sizeof WWW_UPPER, WIRE_TYPE_A, WIRE_RCODE_NOERROR), www);
+	/* Another network, name or type: another class. */
+	assert_int_not_equal(class_of(&b, WWW, sizeof WWW, WIRE_TYPE_A, WIRE_RCODE_NOERROR), www);
+	assert_int_not_equal(class_of(&a, API, sizeof API, WIRE_TYPE_A, WIRE_RCODE_NOERROR), www);
+	assert_int_not_equal(class_of(&a, WWW, sizeof WWW, WIRE_TYPE_AAAA, WIRE_RCODE_NOERROR), www);
+
+	/* NXDOMAIN: the network alone, so random names share one budget. */
+	uint64_t nx = class_of(&a, WWW, sizeof WWW, WIRE_TYPE_A, WIRE_RCODE_NXDOMAIN);
+	assert_int_equal(class_of(&a2, API, sizeof API, WIRE_TYPE_AAAA, WIRE_RCODE_NXDOMAIN), nx);
+	assert_int_not_equal(nx, www);
+	assert_int_not_equal(class_of(&b, API, sizeof API, WIRE_TYPE_A, WIRE_RCODE_NXDOMAIN), nx);
+	/* Errors: the network alone, apart from NXDOMAIN. */
+	uint64_t refused = class_of(&a, WWW, sizeof WWW, WIRE_TYPE_A, WIRE_RCODE_REFUSED);
+	assert_int_equal(class_of(&a, API, sizeof API, WIRE_TYPE_MX, WIRE_RCODE_SERVFAIL), refused);
+	assert_int_not_equal(refused, nx);
+
+	/* IPv6: a /56 is one network. */
+	struct sockaddr_storage c = v6("2001:db8:0:ff::1"), c2 = v6("2001:db8:0:ff:ffff::9"),
+	                        d = v6("2001:db8:0:1ff::1");
+	uint64_t six = class_of(&c, WWW, sizeof WWW, WIRE_TYPE_A, WIRE_RCODE_NOERROR);
+	assert_int_equal(class_of(&c2, WWW, sizeof WWW, WIRE_TYPE_A, WIRE_RCODE_NOERROR), six);
+	assert_int_not_equal(class_of(&d, WWW, sizeof WWW, WIRE_TYPE_A, WIRE_RCODE_NOERROR), six);
+
+	/* A question cut short (a name that runs past the reply) counts as an
+	 * error of that network, never reads past the end. */
+	uint8_t buf[64];
+	size_t n = reply(buf, WWW, sizeof WWW, WIRE_TYPE_A);
+	assert_true(n > 20);
+	assert_int_equal(ratelimit_class(&settings, (const struct sockaddr *)&a, buf, 20, WIRE_RCODE_NOERROR), refused);
+}
+
+static void test_budget_and_slip(void **state)
+{
+	(void)state;
+	struct ratelimit_table *t = ratelimit_table_new();
+	assert_non_null(t);
+	uint64_t one = 0x1234567890abcdefull, other = one + RATELIMIT_TABLE_ENTRIES; /* same slot */
+
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(ratelimit_check(t, &settings, one, 100), RATELIMIT_PASS);
+	/* Over the budget: drop, slip, drop, slip... (slip 2). */
+	assert_int_equal(ratelimit_check(t, &settings, one, 100), RATELIMIT_DROP);
+	assert_int_equal(ratelimit_check(t, &settings, one, 100), RATELIMIT_SLIP);
+	assert_int_equal(ratelimit_check(t, &settings, one, 100), RATELIMIT_DROP);
+	assert_int_equal(ratelimit_check(t, &settings, one, 100), RATELIMIT_SLIP);
+	/* The next second brings a new budget. */
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(ratelimit_check(t, &settings, one, 101), RATELIMIT_PASS);
+	assert_int_not_equal(ratelimit_check(t, &settings, one, 101), RATELIMIT_PASS);
+	/* A class that takes the slot starts with a full budget. */
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(ratelimit_check(t, &settings, other, 101), RATELIMIT_PASS);
+	assert_int_not_equal(ratelimit_check(t, &settings, other, 101), RATELIMIT_PASS);
+
+	/* slip 0: everything over the budget is dropped; slip 1: all slip. */
+	struct ratelimit_settings s0 = settings, s1 = settings;
+	s0.slip = 0;
+	s1.slip = 1;
+	uint64_t third = 77;
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(ratelimit_check(t, &s0, third, 5), RATELIMIT_PASS);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(ratelimit_check(t, &s0, third, 5), RATELIMIT_DROP);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(ratelimit_check(t, &s1, third, 5), RATELIMIT_SLIP);
+
+	/* Off, or without a table: everything passes. */
+	struct ratelimit_settings off = settings;
+	off.responses = 0;
+	for (int i = 0; i < 20; i++) {
+		assert_int_equal(ratelimit_check(t, &off, one, 101), RATELIMIT_PASS);
+		assert_int_equal(ratelimit_check(NULL, &settings, one, 101), RATELIMIT_PASS);
+	}
+	ratelimit_table_free(t);
+}
+
+static void test_truncate(void **state)
+{
+	(void)state;
+	uint8_t buf[512];
+	size_t n = reply(buf, WWW, sizeof WWW, WIRE_TYPE_A);
+	size_t question_end = 12 + sizeof WWW + 4;
+	assert_true(n > question_end);
+
+	size_t t = ratelimit_truncate(buf, n);
+	assert_int_equal(t, question_end);
+	assert_int_equal(buf[0], 0x12);            /* ID kept */
+	assert_int_equal(buf[2], 0x84 | 0x02);     /* QR, AA kept; TC set */
+	assert_int_equal(wire_get_u16(buf + 4), 1); /* the question */
+	assert_int_equal(wire_get_u16(buf + 6), 0);
+	assert_int_equal(wire_get_u16(buf + 8), 0);
+	assert_int_equal(wire_get_u16(buf + 10), 0);
+	assert_memory_equal(buf + 12, WWW, sizeof WWW);
+
+	/* No question (or a broken one): the header alone. */
+	n = reply(buf, WWW, sizeof WWW, WIRE_TYPE_A);
+	wire_put_u16(buf + 4, 0);
+	assert_int_equal(ratelimit_truncate(buf, n), 12);
+	n = reply(buf, WWW, sizeof WWW, WIRE_TYPE_A);
+	assert_int_equal(ratelimit_truncate(buf, 20), 12); /* the name runs past the end */
+	assert_int_equal(wire_get_u16(buf + 4), 0);
+	assert_int_equal(ratelimit_truncate(buf, 5), 5); /* shorter than a header: untouched */
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_classes),
+	    cmocka_unit_test(test_budget_and_slip),
+	    cmocka_unit_test(test_truncate),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
