@@ -18,7 +18,11 @@
  *           control (path of the control socket, default
  *           run/geosteerd.sock in the config file's folder), metrics
  *           ("ADDR:PORT" or a list of them: where GET /metrics answers in
- *           Prometheus text format; off when absent)
+ *           Prometheus text format; off when absent), user ("USER" or
+ *           "USER:GROUP", an existing account: privileges.h), rate_limit
+ *           { responses (0..10000 a second, default 0: off), slip (0..10,
+ *           default 2), ipv4_prefix (8..32, default 24), ipv6_prefix
+ *           (16..128, default 56) } (ratelimit.h)
  *   geoip:  database, asn_database (paths; need not exist yet, the policy
  *           module loads them), client_subnet (bool, default true)
  *   datacenters: NAME: { location: [LAT -90..90, LON -180..180],
