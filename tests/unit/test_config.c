@@ -295,6 +295,34 @@ static void test_server_user(void **state)
 	             "user in server: '4000000': a numeric user without an account needs a group (USER:GROUP)");
 }
 
+/* server.rate_limit: off unless responses is set; NSD-like defaults. */
+static void test_rate_limit(void **state)
+{
+	(void)state;
+	struct config cfg;
+	load_ok("server:\n  workers: 1\n", &cfg);
+	assert_int_equal(cfg.rate_limit.responses, 0);
+	config_free(&cfg);
+	load_ok("server:\n  rate_limit:\n    responses: 20\n", &cfg);
+	assert_int_equal(cfg.rate_limit.responses, 20);
+	assert_int_equal(cfg.rate_limit.slip, 2);
+	assert_int_equal(cfg.rate_limit.ipv4_prefix, 24);
+	assert_int_equal(cfg.rate_limit.ipv6_prefix, 56);
+	config_free(&cfg);
+	load_ok("server:\n  rate_limit: {responses: 5, slip: 0, ipv4_prefix: 32, ipv6_prefix: 64}\n", &cfg);
+	assert_int_equal(cfg.rate_limit.slip, 0);
+	assert_int_equal(cfg.rate_limit.ipv4_prefix, 32);
+	assert_int_equal(cfg.rate_limit.ipv6_prefix, 64);
+	config_free(&cfg);
+	expect_error("server:\n  rate_limit:\n    responses: 20\n    slip: 11\n", 4,
+	             "slip in rate_limit: 11 is out of range 0..10");
+	expect_error("server:\n  rate_limit:\n    responses: 20000\n", 3,
+	             "responses in rate_limit: 20000 is out of range 0..10000");
+	expect_error("server:\n  rate_limit:\n    ipv4_prefix: 33\n", 3,
+	             "ipv4_prefix in rate_limit: 33 is out of range 8..32");
+	expect_error("server:\n  rate_limit:\n    burst: 5\n", 3, "unknown key 'burst' in rate_limit");
+}
+
 static void test_type_errors(void **state)
 {
 	(void)state;
@@ -1254,6 +1282,7 @@ int main(void)
 	    cmocka_unit_test(test_policy_kind_errors),
 	    cmocka_unit_test(test_datacenter_errors),
 	    cmocka_unit_test(test_server_user),
+	    cmocka_unit_test(test_rate_limit),
 	    cmocka_unit_test(test_residency_errors),
 	    cmocka_unit_test(test_record_errors),
 	    cmocka_unit_test(test_geoip_errors),
