@@ -69,6 +69,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <uv.h>
 
 #define CONTROL_LINE_MAX 4096
@@ -107,6 +108,14 @@ struct control_hooks {
  */
 int control_start(uv_loop_t *loop, const char *path, const struct control_hooks *hooks, char *err,
                   size_t errlen);
+
+/*
+ * Gives the socket file control_start() made to uid:gid (server.user: the
+ * account's operators can connect, and geosteerd can remove it at stop).
+ * Changes that file only, never something that has taken its place since
+ * or what a symlink there points to.  Returns 0, or -1 with "PATH: why".
+ */
+int control_chown(uid_t uid, gid_t gid, char *err, size_t errlen);
 
 /* Closes the listener and every connection and removes the socket file.
  * The handles finish closing on the next run of the loop, which must still

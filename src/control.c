@@ -23,6 +23,7 @@
 #include "control.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -847,15 +848,28 @@ static int control_listen_fd(const char *path, struct stat *made, char *err, siz
 		snprintf(err, errlen, "%s: socket: %s", path, strerror(errno));
 		return -1;
 	}
-	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+	/* The file is made 0660 by bind itself, under a umask, rather than by
+	 * a chmod(path) after it: geosteerd may be root here and the folder
+	 * writable by server.user's account, which could put a symlink in the
+	 * socket's place in between (chmod follows it).  Only the main thread
+	 * runs at this point, so the umask change affects nothing else. */
+	mode_t mask = umask(0117);
+	int bound = bind(fd, (struct sockaddr *)&addr, sizeof(addr));
+	umask(mask);
+	if (bound < 0) {
 		snprintf(err, errlen, "%s: bind: %s", path, strerror(errno));
 		close(fd);
 		return -1;
 	}
-	if (chmod(path, 0660) < 0 || stat(path, made) < 0 || listen(fd, CONTROL_BACKLOG) < 0) {
+	if (lstat(path, made) < 0 || listen(fd, CONTROL_BACKLOG) < 0) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		close(fd);
 		unlink(path);
+		return -1;
+	}
+	if (!S_ISSOCK(made->st_mode)) { /* replaced since the bind: not ours to remove */
+		snprintf(err, errlen, "%s: replaced by something else while it was being set up", path);
+		close(fd);
 		return -1;
 	}
 	return fd;
@@ -921,6 +935,37 @@ fail:
 	close(fd);
 	unlink(path);
 	return -1;
+}
+
+int control_chown(uid_t uid, gid_t gid, char *err, size_t errlen)
+{
+	struct control_server *s = control_live;
+	if (!s) {
+		snprintf(err, errlen, "control socket: not started");
+		return -1;
+	}
+	/* O_PATH | O_NOFOLLOW opens a symlink itself, not what it names, and
+	 * fchownat on that descriptor changes exactly the inode compared here:
+	 * nothing put in the socket's place (a symlink to /etc/shadow, another
+	 * file) is handed over, whoever may write to its folder. */
+	int fd = open(s->path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		snprintf(err, errlen, "%s: %s", s->path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	if (!S_ISSOCK(st.st_mode) || st.st_dev != s->dev || st.st_ino != s->ino) {
+		snprintf(err, errlen, "%s: no longer the socket geosteerd made; left as it is", s->path);
+		close(fd);
+		return -1;
+	}
+	int rc = fchownat(fd, "", uid, gid, AT_EMPTY_PATH);
+	if (rc < 0)
+		snprintf(err, errlen, "%s: %s", s->path, strerror(errno));
+	close(fd);
+	return rc < 0 ? -1 : 0;
 }
 
 void control_stop(void)

@@ -1079,8 +1079,8 @@ static int server_become_user(struct server *s)
 		log_error("server.user '%s': %s", spec, why);
 		return -1;
 	}
-	if (geteuid() == 0 && chown(s->control_path, account.uid, account.gid) < 0)
-		log_warn("control socket %s: cannot hand it to %s: %s", s->control_path, spec, strerror(errno));
+	if (geteuid() == 0 && control_chown(account.uid, account.gid, err, sizeof err) < 0)
+		log_warn("control socket: cannot hand it to %s: %s", spec, err);
 	if (privileges_drop(spec, err, sizeof err) < 0) {
 		log_error("%s", err);
 		return -1;

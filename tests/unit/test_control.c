@@ -1,7 +1,7 @@
 /*
  * Unit tests for control: the socket file's life (folders, mode, stale
- * sockets, removal), every command's reply as exact JSON, the line
- * protocol's limits, and the JSON string escaper.
+ * sockets, removal, the hand-over to server.user), every command's reply
+ * as exact JSON, the line protocol's limits, and the JSON string escaper.
  *
  * The control loop runs in a thread of its own, as in the daemon it runs
  * beside the UDP workers; the test talks to it with plain blocking sockets,
@@ -485,6 +485,54 @@ static void test_restart_and_stale(void **state)
 	assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/* server.user's hand-over: the socket file only, never what has taken its
+ * place (as root, the account may write to the socket's folder and put a
+ * symlink to a root-owned file there). */
+static void test_chown(void **state)
+{
+	(void)state;
+	char err[256], victim[128], link[128];
+	uv_loop_t loop;
+	struct stat st, before;
+	assert_int_equal(uv_loop_init(&loop), 0);
+	assert_int_equal(control_chown(getuid(), getgid(), err, sizeof(err)), -1); /* not started */
+
+	mode_t mask = umask(0077); /* the socket is 0660 whatever the umask */
+	assert_int_equal(control_start(&loop, H.path, &hooks, err, sizeof(err)), 0);
+	umask(mask);
+	assert_int_equal(lstat(H.path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0660);
+	/* As root, to ids without accounts; otherwise to our own (allowed). */
+	uid_t uid = geteuid() == 0 ? 4000000 : getuid();
+	gid_t gid = geteuid() == 0 ? 4000001 : getgid();
+	assert_int_equal(control_chown(uid, gid, err, sizeof(err)), 0);
+	assert_int_equal(lstat(H.path, &st), 0);
+	assert_int_equal(st.st_uid, uid);
+	assert_int_equal(st.st_gid, gid);
+
+	/* A symlink to another file renamed over the socket. */
+	snprintf(victim, sizeof(victim), "%s/victim", H.dir);
+	snprintf(link, sizeof(link), "%s/link", H.dir);
+	FILE *f = fopen(victim, "w");
+	assert_non_null(f);
+	fclose(f);
+	assert_int_equal(stat(victim, &before), 0);
+	assert_int_equal(symlink(victim, link), 0);
+	assert_int_equal(rename(link, H.path), 0);
+	assert_int_equal(control_chown(uid, gid, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "no longer the socket geosteerd made"));
+	assert_int_equal(stat(victim, &st), 0);
+	assert_int_equal(st.st_uid, before.st_uid);
+	assert_int_equal(st.st_gid, before.st_gid);
+	assert_int_equal(st.st_mode, before.st_mode);
+
+	control_stop();
+	assert_int_equal(lstat(H.path, &st), 0); /* not ours: left in place */
+	assert_true(S_ISLNK(st.st_mode));
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 static int setup_dir(void **state)
 {
 	(void)state;
@@ -540,6 +588,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_connection_limit, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_unread_replies_are_bounded, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_restart_and_stale, setup_dir, teardown_dir),
+	    cmocka_unit_test_setup_teardown(test_chown, setup_dir, teardown_dir),
 	    cmocka_unit_test(test_json_string),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
