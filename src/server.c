@@ -36,6 +36,15 @@
  * publisher of snapshots (SIGHUP reload), so its TCP callbacks, which
  * never hold a snapshot across a return to the loop, need no reader slot.
  *
+ * SIGTERM, SIGINT and SIGHUP are blocked in every thread from before the
+ * first one starts and read from a signalfd on that loop, not caught with
+ * libuv's uv_signal: closing the last uv_signal_t of a signal puts back its
+ * default action, so one more SIGTERM while the daemon stopped (timeout(1)
+ * and impatient scripts send them) killed it with 143 and no "stopped",
+ * and setting SIG_IGN after the close still left that window.  Blocked, a
+ * signal that comes once the stop began stays pending and goes with the
+ * process.
+ *
  * The loop also watches the files the snapshot's policies were built from
  * (GeoIP databases, latency tables: policy_set_watch_files()) with
  * uv_fs_poll, which compares stat() results every WATCH_INTERVAL_MS and so
@@ -63,6 +72,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <uv.h>
@@ -179,7 +189,8 @@ struct server {
 	uint64_t tcp_limit_warned_at;
 	unsigned long tcp_limit_rejected;
 
-	uv_signal_t sig_term, sig_int, sig_hup;
+	uv_poll_t sig_poll; /* on sig_fd, a signalfd of SIGTERM, SIGINT, SIGHUP */
+	int sig_fd;
 	bool signals_started;
 
 	struct control_hooks control;
@@ -842,19 +853,8 @@ static void server_stop(struct server *s)
 	metrics_stop();
 	server_watch_stop(s);
 	probe_stop();
-	if (s->signals_started) {
-		server_close_handle((uv_handle_t *)&s->sig_term);
-		server_close_handle((uv_handle_t *)&s->sig_int);
-		server_close_handle((uv_handle_t *)&s->sig_hup);
-		/* Closing its last handle gives a signal back its default
-		 * action, which for these three is to die: a second SIGTERM
-		 * while we finish stopping (timeout(1) and impatient scripts
-		 * send one) killed us with 143 and no "stopped".  The stop is
-		 * under way, so later ones are ignored. */
-		signal(SIGTERM, SIG_IGN);
-		signal(SIGINT, SIG_IGN);
-		signal(SIGHUP, SIG_IGN);
-	}
+	if (s->signals_started) /* the signals stay blocked: later ones stay pending, harmless */
+		server_close_handle((uv_handle_t *)&s->sig_poll);
 }
 
 static bool server_same_addresses(const struct config_listen *a, size_t na, const struct config_listen *b, size_t nb)
@@ -967,24 +967,50 @@ static int server_control_explain(void *ctx, const char *client_ip, const char *
 	return explain_query(snapshot_current(), client_ip, name, type, out, outlen);
 }
 
-static void server_on_signal(uv_signal_t *h, int signum)
+static void server_on_signals(uv_poll_t *h, int status, int events)
 {
+	(void)status;
+	(void)events;
 	struct server *s = h->data;
-	if (signum == SIGHUP) {
-		uint64_t generation;
-		char err[1024];
-		server_reload(s, &generation, err, sizeof(err)); /* logs either way */
-		return;
+	struct signalfd_siginfo si;
+	while (!uv_is_closing((uv_handle_t *)h) && read(s->sig_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo == SIGHUP) {
+			uint64_t generation;
+			char err[1024];
+			server_reload(s, &generation, err, sizeof(err)); /* logs either way */
+			continue;
+		}
+		log_info("%s: stopping", si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+		server_stop(s);
 	}
-	log_info("%s: stopping", signum == SIGTERM ? "SIGTERM" : "SIGINT");
-	server_stop(s);
 }
 
-static void server_start_signal(struct server *s, uv_signal_t *h, int signum)
+/* Blocks SIGTERM, SIGINT and SIGHUP in this thread, so in every thread
+ * started after it (the UDP workers, libuv's thread pool), and reads them
+ * from a signalfd on the loop (see the top of this file). */
+static int server_start_signals(struct server *s)
 {
-	uv_signal_init(&s->loop, h);
-	h->data = s;
-	uv_signal_start(h, server_on_signal, signum);
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	s->sig_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	int r;
+	if (s->sig_fd < 0)
+		r = uv_translate_sys_error(errno);
+	else
+		r = uv_poll_init(&s->loop, &s->sig_poll, s->sig_fd);
+	if (r < 0) {
+		log_error("cannot watch for signals: %s", uv_strerror(r));
+		pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+		return -1;
+	}
+	s->sig_poll.data = s;
+	s->signals_started = true;
+	uv_poll_start(&s->sig_poll, UV_READABLE, server_on_signals);
+	return 0;
 }
 
 /* ---- run ---- */
@@ -1102,6 +1128,7 @@ int server_run(const struct config *config)
 	s->tcp_max = config->tcp_max_connections;
 	s->tcp_idle_ms = config->tcp_idle_timeout_ms;
 	s->wake_fd = -1;
+	s->sig_fd = -1;
 	int rc = -1;
 
 	if (uv_loop_init(&s->loop) < 0) {
@@ -1129,10 +1156,8 @@ int server_run(const struct config *config)
 			goto stop;
 		}
 	}
-	server_start_signal(s, &s->sig_term, SIGTERM);
-	server_start_signal(s, &s->sig_int, SIGINT);
-	server_start_signal(s, &s->sig_hup, SIGHUP);
-	s->signals_started = true;
+	if (server_start_signals(s) < 0)
+		goto stop;
 	s->loop_stats = stats_register();
 	memcpy(s->config_sha256, config->sha256, sizeof(s->config_sha256));
 	s->control = (struct control_hooks){.ctx = s,
@@ -1179,6 +1204,8 @@ stop:
 			close(s->udp_fds[i]);
 	if (s->wake_fd >= 0)
 		close(s->wake_fd);
+	if (s->sig_fd >= 0)
+		close(s->sig_fd);
 	free(s->udp_fds);
 	free(s->udp_pktinfo);
 	free(s->workers);
