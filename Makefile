@@ -26,9 +26,9 @@ deps:
 # for packaging.  No config is installed: geosteerd -c names it.
 PREFIX  ?= /usr/local
 install: all
-	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin
-	install -m 755 geosteerd $(DESTDIR)$(PREFIX)/sbin/geosteerd
-	install -m 755 geosteerctl $(DESTDIR)$(PREFIX)/bin/geosteerctl
+	install -d "$(DESTDIR)$(PREFIX)/sbin" "$(DESTDIR)$(PREFIX)/bin"
+	install -m 755 geosteerd "$(DESTDIR)$(PREFIX)/sbin/geosteerd"
+	install -m 755 geosteerctl "$(DESTDIR)$(PREFIX)/bin/geosteerctl"
 
 geosteerd: $(BUILD)/geosteerd
 	@cp $< $@.tmp && mv -f $@.tmp $@
