@@ -50,10 +50,13 @@ const char *privileges_lookup(const char *spec, struct privileges_account *out)
 		out->uid = pw.pw_uid;
 		out->gid = pw.pw_gid;
 	} else if (privileges_number(user, &number)) {
-		/* A uid without a passwd entry has no primary group to take. */
-		if (!colon)
-			return "a numeric user without an account needs a group (USER:GROUP)";
 		out->uid = (uid_t)number;
+		/* A uid with an account takes its primary group; one without a
+		 * passwd entry has none to take. */
+		if (getpwuid_r(out->uid, &pw, buf, sizeof buf, &pwp) == 0 && pwp)
+			out->gid = pw.pw_gid;
+		else if (!colon)
+			return "a numeric user without an account needs a group (USER:GROUP)";
 	} else {
 		return "no such user";
 	}

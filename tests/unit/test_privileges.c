@@ -38,6 +38,11 @@ static void test_lookup(void **state)
 	assert_null(privileges_lookup("root:root", &a));
 	assert_int_equal(a.uid, 0);
 	assert_int_equal(a.gid, 0);
+	char number[32]; /* nobody's uid as a number: its account, so its primary group */
+	snprintf(number, sizeof number, "%u", (unsigned)nobody_uid);
+	assert_null(privileges_lookup(number, &a));
+	assert_int_equal(a.uid, nobody_uid);
+	assert_int_equal(a.gid, nobody_gid);
 	assert_null(privileges_lookup("4000000:4000001", &a)); /* numbers without accounts */
 	assert_int_equal(a.uid, 4000000);
 	assert_int_equal(a.gid, 4000001);
