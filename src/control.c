@@ -977,8 +977,14 @@ void control_stop(void)
 	while (s->conns)
 		control_conn_close(s->conns);
 	struct stat st;
-	if (lstat(s->path, &st) == 0 && st.st_dev == s->dev && st.st_ino == s->ino)
-		unlink(s->path); /* only the file we made, not a successor's */
+	/* Only the file we made, not a successor's.  After server.user the
+	 * account may not write to the folder: say so, rather than leave a
+	 * socket behind without a word (the next start replaces it). */
+	int gone = lstat(s->path, &st);
+	if (gone == 0 && st.st_dev == s->dev && st.st_ino == s->ino)
+		gone = unlink(s->path);
+	if (gone < 0 && errno != ENOENT)
+		log_warn("control: cannot remove %s: %s", s->path, strerror(errno));
 	uv_timer_stop(&s->sweep);
 	uv_close((uv_handle_t *)&s->sweep, control_server_handle_closed);
 	uv_close((uv_handle_t *)&s->listener, control_server_handle_closed);
