@@ -271,13 +271,14 @@ static void test_unknown_keys(void **state)
 	expect_error("server:\n  ? [a]\n  : 1\n", 2, "keys must be plain names, got a list in server");
 }
 
-/* server.user names an account that must exist where the config loads. */
+/* server.user names an account that must exist where the config loads
+ * (root here: a system may have no "nobody"). */
 static void test_server_user(void **state)
 {
 	(void)state;
 	struct config cfg;
-	load_ok("server:\n  user: nobody\n", &cfg);
-	assert_string_equal(cfg.user, "nobody");
+	load_ok("server:\n  user: root\n", &cfg);
+	assert_string_equal(cfg.user, "root");
 	config_free(&cfg);
 	load_ok("server:\n  user: \"root:0\"\n", &cfg);
 	assert_string_equal(cfg.user, "root:0");
@@ -287,9 +288,9 @@ static void test_server_user(void **state)
 	config_free(&cfg);
 	expect_error("server:\n  workers: 1\n  user: no-such-account-here\n", 3,
 	             "user in server: 'no-such-account-here': no such user");
-	expect_error("server:\n  user: \"nobody:no-such-group-here\"\n", 2,
-	             "user in server: 'nobody:no-such-group-here': no such group");
-	expect_error("server:\n  user: \"nobody:\"\n", 2, "user in server: 'nobody:': empty group name");
+	expect_error("server:\n  user: \"root:no-such-group-here\"\n", 2,
+	             "user in server: 'root:no-such-group-here': no such group");
+	expect_error("server:\n  user: \"root:\"\n", 2, "user in server: 'root:': empty group name");
 	expect_error("server:\n  user: \":root\"\n", 2, "user in server: ':root': empty user name");
 	expect_error("server:\n  user: \"4000000\"\n", 2,
 	             "user in server: '4000000': a numeric user without an account needs a group (USER:GROUP)");

@@ -114,11 +114,21 @@ static void test_drop(void **state)
 static int child_unknown(void)
 {
 	char err[256];
+	uid_t r0, e0, s0, r1, e1, s1;
+	gid_t rg0, eg0, sg0, rg1, eg1, sg1, groups0[64], groups1[64];
+	int n0 = getgroups(64, groups0);
+	if (getresuid(&r0, &e0, &s0) || getresgid(&rg0, &eg0, &sg0) || n0 < 0)
+		return 4;
 	if (privileges_drop("no-such-account-here", err, sizeof err) != -1)
 		return 1;
 	if (strcmp(err, "server.user 'no-such-account-here': no such user") != 0)
 		return 2;
-	return geteuid() == 0 || getuid() == geteuid() ? 0 : 3; /* nothing changed */
+	int n1 = getgroups(64, groups1); /* nothing changed: ids and group list as they were */
+	if (getresuid(&r1, &e1, &s1) || getresgid(&rg1, &eg1, &sg1) || r1 != r0 || e1 != e0 || s1 != s0 ||
+	    rg1 != rg0 || eg1 != eg0 || sg1 != sg0 || n1 != n0 ||
+	    memcmp(groups0, groups1, (size_t)n0 * sizeof(gid_t)))
+		return 3;
+	return 0;
 }
 
 static void test_drop_unknown(void **state)
