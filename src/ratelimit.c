@@ -16,7 +16,8 @@ struct ratelimit_slot {
 	uint64_t class;
 	uint32_t second;
 	uint16_t count;   /* replies sent in `second`, at most the limit */
-	uint16_t limited; /* replies over the limit since the class took the slot, for slip */
+	uint16_t limited; /* replies over the limit since the last slip, below slip (a count that
+	                   * only grew wrapped at 65536 and slipped twice in a row for slip 3) */
 };
 
 struct ratelimit_table {
@@ -127,9 +128,10 @@ enum ratelimit_verdict ratelimit_check(struct ratelimit_table *t, const struct r
 		e->count++;
 		return RATELIMIT_PASS;
 	}
-	e->limited++;
-	if (s->slip && e->limited % s->slip == 0)
+	if (s->slip && ++e->limited >= s->slip) {
+		e->limited = 0;
 		return RATELIMIT_SLIP;
+	}
 	return RATELIMIT_DROP;
 }
 

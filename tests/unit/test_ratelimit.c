@@ -146,6 +146,16 @@ static void test_budget_and_slip(void **state)
 	for (int i = 0; i < 4; i++)
 		assert_int_equal(ratelimit_check(t, &s1, third, 5), RATELIMIT_SLIP);
 
+	/* slip 3 over more limited replies than 16 bits count: exactly every
+	 * third slips (a count that wrapped at 65536 slipped twice in a row). */
+	struct ratelimit_settings s3 = settings;
+	s3.slip = 3;
+	uint64_t fourth = 78;
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(ratelimit_check(t, &s3, fourth, 6), RATELIMIT_PASS);
+	for (long i = 1; i <= 200000; i++)
+		assert_int_equal(ratelimit_check(t, &s3, fourth, 6), i % 3 == 0 ? RATELIMIT_SLIP : RATELIMIT_DROP);
+
 	/* Off, or without a table: everything passes. */
 	struct ratelimit_settings off = settings;
 	off.responses = 0;
