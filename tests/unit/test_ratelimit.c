@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -111,6 +112,84 @@ static void test_classes(void **state)
 	assert_int_equal(ratelimit_class(&settings, (const struct sockaddr *)&a, buf, 20, WIRE_RCODE_NOERROR), refused);
 }
 
+/* Two addresses that differ only in bit `bit` (0: the top one) share a
+ * class exactly when the bit lies past the prefix; at the odd lengths too. */
+static void test_prefix_lengths(void **state)
+{
+	(void)state;
+	static const unsigned v4_prefixes[] = {8, 9, 17, 23, 25, 31, 32};
+	static const unsigned v6_prefixes[] = {16, 17, 48, 55, 57, 63, 64, 127, 128};
+	uint8_t buf[512];
+	size_t n = reply(buf, WWW, sizeof WWW, WIRE_TYPE_A);
+	for (size_t k = 0; k < sizeof v4_prefixes / sizeof *v4_prefixes; k++) {
+		struct ratelimit_settings s = settings;
+		s.ipv4_prefix = (uint8_t)v4_prefixes[k];
+		for (unsigned bit = 0; bit < 32; bit++) {
+			struct sockaddr_storage a = v4("203.0.113.77"), b = a;
+			((uint8_t *)&((struct sockaddr_in *)&b)->sin_addr)[bit / 8] ^= (uint8_t)(0x80 >> (bit % 8));
+			bool same = ratelimit_class(&s, (const struct sockaddr *)&a, buf, n, WIRE_RCODE_NOERROR) ==
+			            ratelimit_class(&s, (const struct sockaddr *)&b, buf, n, WIRE_RCODE_NOERROR);
+			assert_int_equal(same, bit >= s.ipv4_prefix);
+		}
+	}
+	for (size_t k = 0; k < sizeof v6_prefixes / sizeof *v6_prefixes; k++) {
+		struct ratelimit_settings s = settings;
+		s.ipv6_prefix = (uint8_t)v6_prefixes[k];
+		for (unsigned bit = 0; bit < 128; bit++) {
+			struct sockaddr_storage a = v6("2001:db8:5a5a:a5a5:1234:5678:9abc:def0"), b = a;
+			((struct sockaddr_in6 *)&b)->sin6_addr.s6_addr[bit / 8] ^= (uint8_t)(0x80 >> (bit % 8));
+			bool same = ratelimit_class(&s, (const struct sockaddr *)&a, buf, n, WIRE_RCODE_NOERROR) ==
+			            ratelimit_class(&s, (const struct sockaddr *)&b, buf, n, WIRE_RCODE_NOERROR);
+			assert_int_equal(same, bit >= s.ipv6_prefix);
+		}
+	}
+	/* The same bytes from an IPv4 and an IPv6 network are two classes. */
+	struct ratelimit_settings s = settings;
+	s.ipv4_prefix = 32;
+	s.ipv6_prefix = 32;
+	struct sockaddr_storage four = v4("192.0.2.1"), six = v6("c000:201::");
+	assert_int_not_equal(ratelimit_class(&s, (const struct sockaddr *)&four, buf, n, WIRE_RCODE_NOERROR),
+	                     ratelimit_class(&s, (const struct sockaddr *)&six, buf, n, WIRE_RCODE_NOERROR));
+}
+
+/* Replies cut at every length up to the end of the question, and names
+ * that are not plain labels: the class falls back to the network's error
+ * class until the qtype is whole (past the header), and truncation never grows a reply. */
+static void test_short_replies(void **state)
+{
+	(void)state;
+	struct sockaddr_storage a = v4("198.51.100.7");
+	const struct sockaddr *client = (const struct sockaddr *)&a;
+	uint64_t refused = class_of(&a, WWW, sizeof WWW, WIRE_TYPE_A, WIRE_RCODE_REFUSED);
+	uint64_t www = class_of(&a, WWW, sizeof WWW, WIRE_TYPE_A, WIRE_RCODE_NOERROR);
+	size_t qtype_end = 12 + sizeof WWW + 2, question_end = qtype_end + 2;
+	uint8_t buf[512];
+	for (size_t len = 0; len <= question_end; len++) {
+		size_t n = reply(buf, WWW, sizeof WWW, WIRE_TYPE_A);
+		assert_true(n > question_end);
+		uint64_t c = ratelimit_class(&settings, client, buf, len, WIRE_RCODE_NOERROR);
+		if (len < 12)
+			(void)c; /* no header: a class of the network, read past nothing */
+		else if (len < qtype_end)
+			assert_int_equal(c, refused);
+		else
+			assert_int_equal(c, www);
+		size_t t = ratelimit_truncate(buf, len);
+		assert_true(t <= len);
+		assert_int_equal(t, len < 12 ? len : len < question_end ? 12 : question_end);
+	}
+	/* Label lengths count: www.shop.example is not ww.wshop.example. */
+	assert_int_not_equal(class_of(&a, "\2ww\5wshop\7example", sizeof "\2ww\5wshop\7example", WIRE_TYPE_A,
+	                              WIRE_RCODE_NOERROR),
+	                     www);
+	/* A compression pointer where the name starts, long bytes after it:
+	 * not a name (not a 192-byte label), the network's class. */
+	memset(buf, 0, sizeof buf);
+	size_t n = reply(buf, "\xC0\x0C", 2, WIRE_TYPE_A);
+	assert_int_equal(ratelimit_class(&settings, client, buf, 300, WIRE_RCODE_NOERROR), refused);
+	assert_true(n < 300);
+}
+
 static void test_budget_and_slip(void **state)
 {
 	(void)state;
@@ -198,6 +277,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_classes),
+	    cmocka_unit_test(test_prefix_lengths),
+	    cmocka_unit_test(test_short_replies),
 	    cmocka_unit_test(test_budget_and_slip),
 	    cmocka_unit_test(test_truncate),
 	};
