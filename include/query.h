@@ -78,6 +78,12 @@ struct query_outcome {
 	uint16_t rcode;       /* as answered, extended rcode included (BADVERS = 16) */
 	int32_t record;       /* policy_record_index() of the first policy evaluated, or -1 */
 	uint64_t datacenters; /* health slots (bit i = slot i) whose records are in the answer */
+	/* The zone name the answer came from, for rate limiting (ratelimit.h):
+	 * the name itself when it exists, the wildcard that covered it, the
+	 * zone cut of a referral, the DNAME above it, the zone's origin for
+	 * NXDOMAIN; NULL when no zone answered.  Lower-cased wire form in the
+	 * zone table, valid while the caller holds the snapshot. */
+	const uint8_t *source;
 };
 
 /* The datacenters up for a policy answer of qtype (health_up_mask_family

@@ -4,10 +4,14 @@
  * to reflect and amplify traffic at a spoofed victim.
  *
  * A reply is counted against its class: the client's network (IPv4 /24,
- * IPv6 /56 by default) together with what it says — for a NOERROR answer
- * (records, NODATA or a referral) the query name and type; for NXDOMAIN
- * the network alone, so a flood of random names is one class, as BIND's
- * nxdomains-per-second; for an error rcode the network alone too.  A
+ * IPv6 /56 by default) together with the zone name the answer came from
+ * (query_outcome.source) — for a NOERROR answer the name itself, the
+ * wildcard that covered it, the zone cut of a referral or the DNAME above
+ * it; for NXDOMAIN the zone.  Never the query name or type as asked: an
+ * attacker could make up names under a wildcard or a delegation, or
+ * cycle through types, for a fresh budget each time (NSD and Knot's RRL
+ * class by the wildcard, the delegation and the zone the same way).  An
+ * error rcode counts by the network alone.  A
  * class may have `responses` replies in one second; beyond that each
  * reply is dropped, except every `slip`-th, which goes out truncated (TC,
  * no records, no OPT) so a real client behind that network retries over
@@ -52,13 +56,12 @@ struct ratelimit_table *ratelimit_table_new(void);
 void ratelimit_table_free(struct ratelimit_table *t);
 
 /*
- * The class of reply (len bytes, as query_respond wrote it) to client,
- * whose rcode is rcode (query_outcome.rcode).  The query name is read
- * from the reply's question, case-insensitively; a reply without one
- * counts by network only.
+ * The class of a reply to client with rcode (query_outcome.rcode) whose
+ * answer came from the zone name source (query_outcome.source, wire form,
+ * lower case; NULL: none, counted as an error of that network).
  */
-uint64_t ratelimit_class(const struct ratelimit_settings *s, const struct sockaddr *client, const uint8_t *reply,
-                         size_t len, uint16_t rcode);
+uint64_t ratelimit_class(const struct ratelimit_settings *s, const struct sockaddr *client, const uint8_t *source,
+                         uint16_t rcode);
 
 /* Counts one reply of class at second now (any clock that ticks once a
  * second) and says what to do with it. */

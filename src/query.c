@@ -492,6 +492,8 @@ static void query_resolve(struct query_ctx *ctx, const uint8_t *qname, uint16_t 
 	for (unsigned turn = 0; turn <= QUERY_CNAME_MAX; turn++) {
 		struct zone_lookup lk;
 		zone_lookup(ctx->zone, name, qtype, &lk);
+		if (turn == 0) /* what the question itself led to, not the end of a chain */
+			ctx->outcome->source = lk.match == ZONE_MATCH_NXDOMAIN || !lk.node ? ctx->zone->origin : lk.node->name;
 
 		switch (lk.match) {
 		case ZONE_MATCH_DELEGATION:

@@ -1,6 +1,6 @@
 /*
  * ratelimit — see ratelimit.h.  One direct-mapped table per UDP worker;
- * a class is a 64-bit hash of (family, network, kind, qtype, qname), and a
+ * a class is a 64-bit hash of (family, network, kind, source name), and a
  * slot holds one class's count for the current second.
  */
 #include "ratelimit.h"
@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dname.h"
 #include "wire.h"
 
 struct ratelimit_slot {
@@ -65,8 +66,8 @@ static void ratelimit_network(const uint8_t *addr, size_t len, unsigned prefix, 
 		out[whole] = (uint8_t)(addr[whole] & (0xFF << (8 - prefix % 8)));
 }
 
-uint64_t ratelimit_class(const struct ratelimit_settings *s, const struct sockaddr *client, const uint8_t *reply,
-                         size_t len, uint16_t rcode)
+uint64_t ratelimit_class(const struct ratelimit_settings *s, const struct sockaddr *client, const uint8_t *source,
+                         uint16_t rcode)
 {
 	uint8_t net[17] = {0};
 	if (client && client->sa_family == AF_INET6) {
@@ -82,34 +83,12 @@ uint64_t ratelimit_class(const struct ratelimit_settings *s, const struct sockad
 	uint8_t kind = rcode == WIRE_RCODE_NOERROR    ? RATELIMIT_KIND_ANSWER
 	               : rcode == WIRE_RCODE_NXDOMAIN ? RATELIMIT_KIND_NXDOMAIN
 	                                              : RATELIMIT_KIND_ERROR;
-	if (kind == RATELIMIT_KIND_ANSWER && len >= WIRE_HEADER_LEN && wire_get_u16(reply + 4) == 1) {
-		/* The question's name, lower-cased label by label, and its type;
-		 * a name that does not end inside the reply counts by network. */
-		size_t pos = WIRE_HEADER_LEN;
-		uint64_t name = h;
-		bool whole = false;
-		while (pos < len) {
-			uint8_t l = reply[pos];
-			if (l == 0) {
-				whole = pos + 3 <= len;
-				break;
-			}
-			if (l > 63 || pos + 1 + l >= len)
-				break;
-			name = ratelimit_mix_bytes(name, &l, 1);
-			for (size_t i = 1; i <= l; i++) {
-				uint8_t c = reply[pos + i];
-				c = c >= 'A' && c <= 'Z' ? (uint8_t)(c + 32) : c;
-				name = ratelimit_mix_bytes(name, &c, 1);
-			}
-			pos += 1 + (size_t)l;
-		}
-		if (whole)
-			h = ratelimit_mix_bytes(name, reply + pos + 1, 2); /* the qtype */
-		else
-			kind = RATELIMIT_KIND_ERROR;
-	}
-	return ratelimit_finish(ratelimit_mix_bytes(h, &kind, 1));
+	if (!source)
+		kind = RATELIMIT_KIND_ERROR;
+	h = ratelimit_mix_bytes(h, &kind, 1);
+	if (kind != RATELIMIT_KIND_ERROR)
+		h = ratelimit_mix_bytes(h, source, dname_len(source));
+	return ratelimit_finish(h);
 }
 
 enum ratelimit_verdict ratelimit_check(struct ratelimit_table *t, const struct ratelimit_settings *s, uint64_t class,

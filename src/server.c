@@ -349,7 +349,7 @@ static void udp_answer_batch(struct udp_batch *b, int n, int fd, bool pktinfo, i
 		if (len == 0 || len > UDP_BUF)
 			continue;
 		if (snap->ratelimit.responses) {
-			uint64_t class = ratelimit_class(&snap->ratelimit, client.addr, b->pkt[i], len, outcome.rcode);
+			uint64_t class = ratelimit_class(&snap->ratelimit, client.addr, outcome.source, outcome.rcode);
 			enum ratelimit_verdict v = ratelimit_check(b->limits, &snap->ratelimit, class, second);
 			stats_count_rate_limited(stats, v);
 			if (v == RATELIMIT_DROP)

@@ -362,6 +362,51 @@ static int teardown(void **state)
 	return 0;
 }
 
+/* ------------------------------------------------ the answer's source */
+
+/* outcome.source for name TYPE: what rate limiting classes a reply by. */
+static const uint8_t *answer_source_of(const char *name, uint16_t type, uint16_t *rcode)
+{
+	struct request req;
+	static uint8_t resp[65535];
+	build(&req, name, type, WIRE_CLASS_IN, 0, NULL);
+	struct query_outcome o;
+	assert_true(query_respond_outcome(table, NULL, &settings, NULL, req.buf, req.len, resp, sizeof resp, &o) > 0);
+	*rcode = o.rcode;
+	return o.source;
+}
+
+static void expect_source(const char *name, uint16_t type, uint16_t rcode, const char *want)
+{
+	uint16_t got_rcode;
+	const uint8_t *got = answer_source_of(name, type, &got_rcode);
+	assert_int_equal(got_rcode, rcode);
+	if (!want) {
+		assert_null(got);
+		return;
+	}
+	assert_non_null(got);
+	char text[DNAME_TEXT_MAXLEN];
+	assert_true(dname_to_text(got, text, sizeof text) >= 0);
+	assert_string_equal(text, want);
+}
+
+/* Made-up names and types must not each be a class of their own: the
+ * source is the existing name, the wildcard, the zone cut or the zone. */
+static void test_answer_source(void **state)
+{
+	(void)state;
+	expect_source("www.example.com", WIRE_TYPE_A, WIRE_RCODE_NOERROR, "www.example.com.");
+	expect_source("WWW.Example.COM", WIRE_TYPE_TXT, WIRE_RCODE_NOERROR, "www.example.com.");
+	expect_source("www.example.com", WIRE_TYPE_MX, WIRE_RCODE_NOERROR, "www.example.com."); /* NODATA */
+	expect_source("alias.example.com", WIRE_TYPE_A, WIRE_RCODE_NOERROR, "alias.example.com."); /* not www */
+	expect_source("made-up-1.wild.example.com", WIRE_TYPE_A, WIRE_RCODE_NOERROR, "*.wild.example.com.");
+	expect_source("made-up-2.wild.example.com", WIRE_TYPE_TXT, WIRE_RCODE_NOERROR, "*.wild.example.com.");
+	expect_source("made-up.sub.example.com", WIRE_TYPE_A, WIRE_RCODE_NOERROR, "sub.example.com."); /* referral */
+	expect_source("made-up.example.com", WIRE_TYPE_A, WIRE_RCODE_NXDOMAIN, "example.com.");
+	expect_source("www.example.org", WIRE_TYPE_A, WIRE_RCODE_REFUSED, NULL); /* no zone */
+}
+
 /* ---------------------------------------------------- positive answers */
 
 static void test_positive_a(void **state)
@@ -2181,6 +2226,7 @@ int main(void)
 	    cmocka_unit_test(test_cname_loops_and_limit),
 	    cmocka_unit_test(test_cname_target_compressed),
 	    cmocka_unit_test(test_wildcards),
+	    cmocka_unit_test(test_answer_source),
 	    cmocka_unit_test(test_wildcard_ent_rules),
 	    cmocka_unit_test(test_referral),
 	    cmocka_unit_test(test_ds_at_cut),
