@@ -9,6 +9,8 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 
 #include "dname.h"
 #include "wire.h"
@@ -22,6 +24,10 @@ struct ratelimit_slot {
 };
 
 struct ratelimit_table {
+	/* Secret per table: which classes share a slot cannot be worked out
+	 * from outside, so an attacker cannot pick names that keep evicting
+	 * (and so restarting) a victim network's count. */
+	uint64_t seed;
 	struct ratelimit_slot slot[RATELIMIT_TABLE_ENTRIES];
 };
 
@@ -30,7 +36,13 @@ enum ratelimit_kind { RATELIMIT_KIND_ANSWER = 1, RATELIMIT_KIND_NXDOMAIN, RATELI
 
 struct ratelimit_table *ratelimit_table_new(void)
 {
-	return calloc(1, sizeof(struct ratelimit_table));
+	struct ratelimit_table *t = calloc(1, sizeof(struct ratelimit_table));
+	if (t && getrandom(&t->seed, sizeof t->seed, GRND_NONBLOCK) != (ssize_t)sizeof t->seed) {
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		t->seed = (uint64_t)ts.tv_nsec << 32 ^ (uint64_t)ts.tv_sec ^ (uint64_t)(uintptr_t)t;
+	}
+	return t;
 }
 
 void ratelimit_table_free(struct ratelimit_table *t)
@@ -96,7 +108,7 @@ enum ratelimit_verdict ratelimit_check(struct ratelimit_table *t, const struct r
 {
 	if (!t || s->responses == 0)
 		return RATELIMIT_PASS;
-	struct ratelimit_slot *e = &t->slot[class & (RATELIMIT_TABLE_ENTRIES - 1)];
+	struct ratelimit_slot *e = &t->slot[ratelimit_finish(class ^ t->seed) & (RATELIMIT_TABLE_ENTRIES - 1)];
 	if (e->class != class) {
 		*e = (struct ratelimit_slot){.class = class, .second = now};
 	} else if (e->second != now) {
