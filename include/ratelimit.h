@@ -23,8 +23,9 @@
  * atomic, no allocation on the query path).  The kernel spreads a client
  * over workers by address and port, so a class's budget is per worker: at
  * most `workers` × `responses` a second in total.  The table is direct
- * mapped (RATELIMIT_TABLE_ENTRIES) under a secret per-table seed; a class whose slot another class takes
- * starts counting again, which can only let replies through.
+ * mapped (RATELIMIT_TABLE_ENTRIES slots, chosen under a secret seed per
+ * table); a class whose slot another class takes starts counting again,
+ * which can only let replies through.
  */
 #ifndef GEOSTEER_RATELIMIT_H
 #define GEOSTEER_RATELIMIT_H
