@@ -123,6 +123,19 @@ int control_chown(uid_t uid, gid_t gid, char *err, size_t errlen);
 void control_stop(void);
 
 /*
+ * Answers one command line as the socket does, without a socket: line is
+ * len bytes without the newline (a "\r" before it is dropped; a NUL byte
+ * inside gets {"ok":false,"error":"NUL byte in command"}), the command runs
+ * with hooks (NULL: none) against the current snapshot and health state,
+ * and the reply is returned as a malloc'd NUL-terminated JSON object
+ * without its newline, which the caller frees.  NULL for a blank line
+ * (nothing is answered) or when memory ran out.  uptime_s counts from
+ * control_start(), or is 0 when no socket is served.  For tests and the
+ * fuzzer (fuzz/fuzz_control.c); the socket adds only the line buffering.
+ */
+char *control_answer(const struct control_hooks *hooks, const char *line, size_t len);
+
+/*
  * Appends s (len bytes) to out as a JSON string, quotes included: escapes
  * '"', '\\' and control characters, and turns invalid UTF-8 into U+FFFD.
  * Writes at most outlen - 1 bytes plus a NUL and returns the length the

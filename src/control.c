@@ -236,24 +236,31 @@ static void control_time_text(time_t t, char *buf, size_t len)
 		snprintf(buf, len, "%s", "");
 }
 
-static void control_cmd_status(struct control_server *s, struct textbuf *r)
+static long long control_uptime(const struct timespec *started)
 {
 	struct timespec now;
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	long long uptime = (long long)(now.tv_sec - s->started.tv_sec);
+	long long uptime = (long long)(now.tv_sec - started->tv_sec);
+	return uptime < 0 ? 0 : uptime;
+}
+
+static void control_cmd_status(const struct control_hooks *hooks, const struct timespec *started,
+                               struct textbuf *r)
+{
+	long long uptime = control_uptime(started);
 	/* Safe without a reader slot: this is the loop thread, the only one
 	 * that publishes, and the pointer is not kept past this function. */
 	const struct snapshot *snap = snapshot_current();
 
 	textbuf_append(r, "{\"ok\":true,\"version\":");
-	control_reply_str(r, s->hooks.version ? s->hooks.version : "unknown");
-	textbuf_printf(r, ",\"uptime_s\":%lld,\"config_sha256\":", uptime < 0 ? 0 : uptime);
-	if (s->hooks.config_sha256 && s->hooks.config_sha256[0])
-		control_reply_str(r, s->hooks.config_sha256);
+	control_reply_str(r, hooks->version ? hooks->version : "unknown");
+	textbuf_printf(r, ",\"uptime_s\":%lld,\"config_sha256\":", uptime);
+	if (hooks->config_sha256 && hooks->config_sha256[0])
+		control_reply_str(r, hooks->config_sha256);
 	else
 		textbuf_append(r, "null");
 	textbuf_append(r, ",\"config\":");
-	control_reply_str(r, s->hooks.config_path ? s->hooks.config_path : "");
+	control_reply_str(r, hooks->config_path ? hooks->config_path : "");
 	textbuf_printf(r, ",\"generation\":%llu,\"zones\":[",
 	                  snap ? (unsigned long long)snap->generation : 0ULL);
 	size_t count = snap && snap->zones ? zone_table_count(snap->zones) : 0;
@@ -270,7 +277,7 @@ static void control_cmd_status(struct control_server *s, struct textbuf *r)
 }
 
 /* "stats": the merged counters, named (see control.h). */
-static void control_cmd_stats(struct control_server *s, struct textbuf *r)
+static void control_cmd_stats(const struct timespec *started, struct textbuf *r)
 {
 	struct stats_totals *t = malloc(sizeof(*t));
 	if (!t) {
@@ -278,11 +285,8 @@ static void control_cmd_stats(struct control_server *s, struct textbuf *r)
 		return;
 	}
 	stats_read(t);
-	struct timespec now;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	long long uptime = (long long)(now.tv_sec - s->started.tv_sec);
 	textbuf_printf(r, "{\"ok\":true,\"uptime_s\":%lld,\"queries\":{\"udp\":%llu,\"tcp\":%llu}",
-	                  uptime < 0 ? 0 : uptime, (unsigned long long)t->queries[QUERY_UDP],
+	                  control_uptime(started), (unsigned long long)t->queries[QUERY_UDP],
 	                  (unsigned long long)t->queries[QUERY_TCP]);
 	const char *sep = "";
 	textbuf_append(r, ",\"qtype\":{");
@@ -419,28 +423,28 @@ static void control_cmd_admin(struct textbuf *r, const char *dc, enum health_adm
 	                  st.up ? "true" : "false");
 }
 
-static void control_cmd_reload(struct control_server *s, struct textbuf *r)
+static void control_cmd_reload(const struct control_hooks *hooks, struct textbuf *r)
 {
-	if (!s->hooks.reload) {
+	if (!hooks->reload) {
 		control_reply_error(r, "reload not available");
 		return;
 	}
 	uint64_t generation = 0;
 	char err[1024] = "";
-	if (s->hooks.reload(s->hooks.ctx, &generation, err, sizeof(err)) < 0) {
+	if (hooks->reload(hooks->ctx, &generation, err, sizeof(err)) < 0) {
 		control_reply_error(r, "%s", err[0] ? err : "reload failed");
 		return;
 	}
 	textbuf_printf(r, "{\"ok\":true,\"generation\":%llu}", (unsigned long long)generation);
 }
 
-static void control_cmd_explain(struct control_server *s, struct textbuf *r, int argc, char **argv)
+static void control_cmd_explain(const struct control_hooks *hooks, struct textbuf *r, int argc, char **argv)
 {
 	if (argc < 3 || argc > 4) {
 		control_reply_error(r, "usage: explain IP NAME [TYPE]");
 		return;
 	}
-	if (!s->hooks.explain) {
+	if (!hooks->explain) {
 		control_reply_error(r, "explain not available");
 		return;
 	}
@@ -450,7 +454,7 @@ static void control_cmd_explain(struct control_server *s, struct textbuf *r, int
 		return;
 	}
 	text[0] = '\0';
-	int rc = s->hooks.explain(s->hooks.ctx, argv[1], argv[2], argc == 4 ? argv[3] : NULL, text,
+	int rc = hooks->explain(hooks->ctx, argv[1], argv[2], argc == 4 ? argv[3] : NULL, text,
 	                          CONTROL_EXPLAIN_MAX);
 	text[CONTROL_EXPLAIN_MAX - 1] = '\0'; /* whatever the hook did */
 	if (rc < 0) {
@@ -478,7 +482,8 @@ static int control_split(char *line, char **argv)
 }
 
 /* Answers one command line (NUL-terminated, no newline) into r. */
-static void control_dispatch(struct control_server *s, char *line, struct textbuf *r)
+static void control_dispatch(const struct control_hooks *hooks, const struct timespec *started, char *line,
+                             struct textbuf *r)
 {
 	char *argv[CONTROL_MAX_ARGS] = {0};
 	int argc = control_split(line, argv);
@@ -492,11 +497,11 @@ static void control_dispatch(struct control_server *s, char *line, struct textbu
 	}
 	const char *cmd = argv[0];
 	if (strcmp(cmd, "status") == 0 && argc == 1)
-		control_cmd_status(s, r);
+		control_cmd_status(hooks, started, r);
 	else if (strcmp(cmd, "health") == 0 && argc == 1)
 		control_cmd_health(r);
 	else if (strcmp(cmd, "stats") == 0 && argc == 1)
-		control_cmd_stats(s, r);
+		control_cmd_stats(started, r);
 	else if (strcmp(cmd, "drain") == 0 && argc == 2)
 		control_cmd_admin(r, argv[1], HEALTH_ADMIN_DRAIN);
 	else if (strcmp(cmd, "undrain") == 0 && argc == 2)
@@ -504,9 +509,9 @@ static void control_dispatch(struct control_server *s, char *line, struct textbu
 	else if (strcmp(cmd, "force-up") == 0 && argc == 2)
 		control_cmd_admin(r, argv[1], HEALTH_ADMIN_FORCE_UP);
 	else if (strcmp(cmd, "reload") == 0 && argc == 1)
-		control_cmd_reload(s, r);
+		control_cmd_reload(hooks, r);
 	else if (strcmp(cmd, "explain") == 0)
-		control_cmd_explain(s, r, argc, argv);
+		control_cmd_explain(hooks, r, argc, argv);
 	else if (strcmp(cmd, "status") == 0 || strcmp(cmd, "health") == 0 || strcmp(cmd, "reload") == 0 ||
 	         strcmp(cmd, "stats") == 0)
 		control_reply_error(r, "usage: %s", cmd);
@@ -514,6 +519,47 @@ static void control_dispatch(struct control_server *s, char *line, struct textbu
 		control_reply_error(r, "usage: %s DC", cmd);
 	else
 		control_reply_error(r, "unknown command '%s'", cmd);
+}
+
+/* One line as a connection received it (len bytes, NUL-terminated at len,
+ * the newline gone; split in place): a NUL byte inside is an error, a "\r"
+ * before the newline is dropped, and a blank line gets no answer (false). */
+static bool control_answer_line(const struct control_hooks *hooks, const struct timespec *started, char *line,
+                                size_t len, struct textbuf *r)
+{
+	if (memchr(line, '\0', len)) {
+		control_reply_error(r, "NUL byte in command");
+		return true;
+	}
+	if (len && line[len - 1] == '\r')
+		line[--len] = '\0';
+	if (strspn(line, " \t") == len)
+		return false; /* empty line: nothing asked, nothing answered */
+	control_dispatch(hooks, started, line, r);
+	return true;
+}
+
+char *control_answer(const struct control_hooks *hooks, const char *line, size_t len)
+{
+	static const struct control_hooks none = {0};
+	char *copy = malloc(len + 1);
+	if (!copy)
+		return NULL;
+	memcpy(copy, line, len);
+	copy[len] = '\0';
+	struct timespec started;
+	if (control_live)
+		started = control_live->started;
+	else
+		clock_gettime(CLOCK_MONOTONIC, &started);
+	struct textbuf r = {0};
+	bool answered = control_answer_line(hooks ? hooks : &none, &started, copy, len, &r);
+	free(copy);
+	if (!answered || r.failed || !r.data) {
+		textbuf_free(&r);
+		return NULL;
+	}
+	return r.data;
 }
 
 /* ---- connections ---- */
@@ -598,18 +644,6 @@ static void control_conn_send(struct control_conn *c, struct textbuf *r)
 	}
 }
 
-static void control_conn_answer(struct control_conn *c, char *line)
-{
-	size_t len = strlen(line);
-	if (len && line[len - 1] == '\r')
-		line[--len] = '\0';
-	if (strspn(line, " \t") == len)
-		return; /* empty line: nothing asked, nothing answered */
-	struct textbuf r = {0};
-	control_dispatch(c->server, line, &r);
-	control_conn_send(c, &r);
-}
-
 /* Answers every complete line in the input buffer, unless paused. */
 static void control_conn_process(struct control_conn *c)
 {
@@ -621,13 +655,9 @@ static void control_conn_process(struct control_conn *c)
 		*nl = '\0';
 		char *line = c->in + start;
 		start = (size_t)(nl - c->in) + 1;
-		if (memchr(line, '\0', (size_t)(nl - line))) {
-			struct textbuf r = {0};
-			control_reply_error(&r, "NUL byte in command");
+		struct textbuf r = {0};
+		if (control_answer_line(&c->server->hooks, &c->server->started, line, (size_t)(nl - line), &r))
 			control_conn_send(c, &r);
-			continue;
-		}
-		control_conn_answer(c, line);
 	}
 	if (c->closing)
 		return;

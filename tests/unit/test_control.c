@@ -324,6 +324,24 @@ static void test_unknown_and_pipelined(void **state)
 	close(fd);
 }
 
+/* control_answer: the same replies without a socket (what the fuzzer drives). */
+static void test_answer_without_socket(void **state)
+{
+	(void)state;
+	H.reloads = 0; /* the hook fails every second reload */
+	char *r = control_answer(&hooks, "reload\r", 7);
+	assert_string_equal(r, "{\"ok\":true,\"generation\":42}");
+	free(r);
+	r = control_answer(&hooks, "drain\0x", 7);
+	assert_string_equal(r, "{\"ok\":false,\"error\":\"NUL byte in command\"}");
+	free(r);
+	r = control_answer(NULL, "explain 192.0.2.1 www", 21);
+	assert_string_equal(r, "{\"ok\":false,\"error\":\"explain not available\"}");
+	free(r);
+	assert_null(control_answer(&hooks, " \t\r", 3));
+	assert_null(control_answer(&hooks, "", 0));
+}
+
 static void test_line_too_long(void **state)
 {
 	(void)state;
@@ -584,6 +602,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_reload, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_explain, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_unknown_and_pipelined, setup, teardown),
+	    cmocka_unit_test(test_answer_without_socket),
 	    cmocka_unit_test_setup_teardown(test_line_too_long, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_connection_limit, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_unread_replies_are_bounded, setup, teardown),
