@@ -120,6 +120,7 @@ asan: deps
 	@GEOSTEERD=build-asan/geosteerd GEOSTEERCTL=build-asan/geosteerctl tests/integration/metrics-test
 	@GEOSTEERD=build-asan/geosteerd tests/compare/run
 
+# Every target in fuzz/ for FUZZ_SECONDS each (tools/run-fuzz SECONDS [TARGET...]).
 FUZZ_SECONDS ?= 60
 fuzz: deps
 	@tools/run-fuzz $(FUZZ_SECONDS)
