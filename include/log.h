@@ -14,6 +14,11 @@ void log_set_level(enum log_level level);
 
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Shows each control byte of text (CR, LF, tab...) as '?', as log lines
+ * do: for one-line messages built elsewhere, such as load errors, that
+ * quote what a file said (a multi-line YAML string, a name with a tab). */
+void log_flatten(char *text);
+
 #define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
 #define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_WARN, __VA_ARGS__)

@@ -60,6 +60,7 @@
 
 #include "dname.h"
 #include "infile.h"
+#include "log.h"
 #include "privileges.h"
 #include "wire.h"
 
@@ -376,6 +377,7 @@ static int config_fail(struct config_reader *r, int line, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(r->err + n, r->errlen - (size_t)n, fmt, ap);
 	va_end(ap);
+	log_flatten(r->err); /* one line, whatever a value quoted in it holds */
 	return -1;
 }
 

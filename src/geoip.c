@@ -30,6 +30,7 @@
 #include "geoip.h"
 
 #include "infile.h"
+#include "log.h"
 #include "prefix.h"
 
 #include <errno.h>
@@ -83,6 +84,7 @@ static int geoip_fail(struct geoip_loader *l, const char *fmt, ...)
 			vsnprintf(l->err + n, l->errlen - (size_t)n, fmt, ap);
 			va_end(ap);
 		}
+		log_flatten(l->err); /* a path from the config may hold any byte */
 	}
 	return -1;
 }

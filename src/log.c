@@ -30,6 +30,13 @@ void log_set_level(enum log_level level)
 	atomic_store(&log_threshold, (int)level);
 }
 
+void log_flatten(char *text)
+{
+	for (; *text; text++)
+		if ((unsigned char)*text < 0x20 || *text == 0x7f)
+			*text = '?';
+}
+
 void log_msg(enum log_level level, const char *fmt, ...)
 {
 	if ((int)level < atomic_load(&log_threshold))
@@ -58,9 +65,8 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	/* One event, one line: a CR, LF or other control byte that came from
 	 * input (a name, a host in a config) is shown as '?', so it cannot
 	 * split the line or forge another. */
-	for (size_t i = text; i < len; i++)
-		if ((unsigned char)line[i] < 0x20 || line[i] == 0x7f)
-			line[i] = '?';
+	line[len] = '\0';
+	log_flatten(line + text);
 	line[len++] = '\n';
 	line[len] = '\0';
 	fputs(line, stderr);

@@ -32,6 +32,7 @@
 #include "geoip.h"
 #include "health.h"
 #include "infile.h"
+#include "log.h"
 #include "policy_internal.h"
 #include "prefix.h"
 
@@ -95,6 +96,7 @@ static int policy_fail(char *err, size_t errlen, const char *file, int line, con
 	va_start(ap, fmt);
 	vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
 	va_end(ap);
+	log_flatten(err); /* one line, whatever a name quoted in it holds */
 	return -1;
 }
 

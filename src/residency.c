@@ -34,6 +34,7 @@
 #include <strings.h>
 
 #include "geoip.h"
+#include "log.h"
 #include "policy_internal.h"
 
 /* ISO 3166-1 alpha-2 by continent (GeoNames assignments, as MaxMind's
@@ -73,6 +74,8 @@ static int residency_fail(char *err, size_t errlen, const char *file, int line, 
                           const char *what, const char *detail)
 {
 	snprintf(err, errlen, "%s:%d: residency '%s': %s%s", file, line, fence, what, detail ? detail : "");
+	if (errlen)
+		log_flatten(err);
 	return -1;
 }
 

@@ -273,6 +273,8 @@ static int fail(struct loader *ld, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(ld->err, ld->errlen, fmt, ap);
 	va_end(ap);
+	if (ld->errlen)
+		log_flatten(ld->err); /* a file name from the config may hold any byte */
 	return -1;
 }
 

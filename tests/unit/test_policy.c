@@ -1042,6 +1042,11 @@ static void m_both(struct tb *t)
 	t->dcs[5].a = t->a[1];
 	t->dcs[5].a_count = 1;
 }
+static void m_no_addresses_newline(struct tb *t)
+{
+	t->dcs[1].name = "us-west\r\nX";
+	t->dcs[1].a_count = 0;
+}
 static void m_unknown(struct tb *t)
 {
 	t->tgts[1][1].target = "eu-north";
@@ -1117,6 +1122,8 @@ static void test_build_errors(void **state)
 	const struct build_error cases[] = {
 	    {m_no_addresses, "test.yaml:11: datacenter 'us-west' has no addresses and no cname"},
 	    {m_both, "test.yaml:15: datacenter 'cdn-eu' has both a cname and addresses"},
+	    /* one line, whatever the name holds (fuzz_config) */
+	    {m_no_addresses_newline, "test.yaml:11: datacenter 'us-west??X' has no addresses and no cname"},
 	    {m_unknown, "test.yaml:26: unknown datacenter or policy 'eu-north' in policy 'eu-only'"},
 	    {m_cycle, "test.yaml:26: policy cycle: eu-only -> loop -> eu-only"},
 	    {m_selfcycle, "test.yaml:18: policy cycle: storefront -> nearest -> storefront"},
