@@ -1989,6 +1989,16 @@ static void drop_foreign_wildcard_links(struct zone_table *t)
 	}
 }
 
+/* Frees what was built and returns -1 with err as one line (an origin or
+ * a path from the config may hold any byte; fail() does the same). */
+static int table_fail(struct zone_table *t, char *err, size_t errlen)
+{
+	zone_table_free(t);
+	if (errlen)
+		log_flatten(err);
+	return -1;
+}
+
 int zone_table_build(const struct zone_source *sources, size_t count, struct zone_table **out, char *err,
                      size_t errlen)
 {
@@ -2009,8 +2019,7 @@ int zone_table_build(const struct zone_source *sources, size_t count, struct zon
 	t->slot_mask = size - 1;
 	if (t->zones == NULL || t->internals == NULL || t->slots == NULL) {
 		snprintf(err, errlen, "out of memory");
-		zone_table_free(t);
-		return -1;
+		return table_fail(t, err, errlen);
 	}
 
 	for (size_t z = 0; z < count; z++) {
@@ -2024,8 +2033,7 @@ int zone_table_build(const struct zone_source *sources, size_t count, struct zon
 			snprintf(where, sizeof where, "%s", sources[z].file);
 		if (olen < 0) {
 			snprintf(err, errlen, "%s: invalid zone origin '%s'", where, sources[z].origin);
-			zone_table_free(t);
-			return -1;
+			return table_fail(t, err, errlen);
 		}
 		uint32_t h = dname_hash(origin);
 		uint32_t i = h & t->slot_mask;
@@ -2036,22 +2044,17 @@ int zone_table_build(const struct zone_source *sources, size_t count, struct zon
 				name_text(origin, text);
 				snprintf(err, errlen, "%s: zone %s is configured twice (first from %s)", where, text,
 				         other->file);
-				zone_table_free(t);
-				return -1;
+				return table_fail(t, err, errlen);
 			}
 		}
 		t->count = z + 1; /* so a failure below frees this zone's parts too */
 		if (load_zone(&sources[z], origin, (size_t)olen, &t->zones[z], &t->internals[z], err,
-		              errlen) < 0) {
-			zone_table_free(t);
-			return -1;
-		}
+		              errlen) < 0)
+			return table_fail(t, err, errlen);
 		t->slots[i] = (struct zone_slot){.hash = h, .index = (uint32_t)z + 1};
 	}
-	if (check_binding_zones(t, sources, err, errlen) < 0) {
-		zone_table_free(t);
-		return -1;
-	}
+	if (check_binding_zones(t, sources, err, errlen) < 0)
+		return table_fail(t, err, errlen);
 	drop_foreign_wildcard_links(t);
 	*out = t;
 	return 0;

@@ -911,6 +911,11 @@ static void test_error_table(void **state)
 	bad[0].config_line = 9;
 	assert_int_equal(build_capture(bad, 1, &t, err, sizeof(err)), -1);
 	assert_string_equal(err, "geosteer.yaml:9: invalid zone origin 'shop..example'");
+	/* An origin of several lines (a YAML string can be) is quoted on one
+	 * line (found by fuzz_config). */
+	bad[0].origin = "shop\n\n..example";
+	assert_int_equal(build_capture(bad, 1, &t, err, sizeof(err)), -1);
+	assert_string_equal(err, "geosteer.yaml:9: invalid zone origin 'shop??..example'");
 
 	char nope[1024];
 	snprintf(nope, sizeof(nope), "%s", tmp_path("nope.zone"));
