@@ -228,7 +228,8 @@ struct config {
 	unsigned tcp_idle_timeout_ms;
 	unsigned tcp_max_connections;
 	char *control; /* control socket path (resolved); NULL: run/geosteerd.sock beside the config */
-	char *user;    /* server.user, "USER" or "USER:GROUP" (privileges.h); NULL: keep the account */
+	int control_line; /* where server.control is written, for errors; 0 when not given */
+	char *user;       /* server.user, "USER" or "USER:GROUP" (privileges.h); NULL: keep the account */
 	struct config_rate_limit rate_limit;
 	struct config_zone *zones;
 	size_t zone_count;

@@ -109,8 +109,8 @@ struct schema_item {
 	const struct schema_item *sub; /* SECTION, TABLE, NAMED: the keys inside */
 	size_t count_offset;           /* TABLE, NAMED, lists: the element count */
 	size_t elem_size;              /* TABLE, NAMED: size of one element */
-	size_t line_offset;       /* TABLE, NAMED: int field for the entry's line; SECTION: see has_line */
-	bool has_line;            /* SECTION: store the section's line at line_offset */
+	size_t line_offset;       /* TABLE, NAMED: int field for the entry's line; others: see has_line */
+	bool has_line;            /* SECTION, scalars: store the value's line at line_offset */
 	size_t name_offset;       /* NAMED: char * field for the entry's name */
 	size_t offset2;           /* COORDS: the longitude (offset is the latitude) */
 	size_t flag_offset;       /* COORDS: bool set when given */
@@ -159,6 +159,12 @@ struct schema_item {
 	{                                                                                                    \
 		.name = key, .type = SCHEMA_PATH, .offset = offsetof(S, field), .min = 1, .max = 4096,       \
 		.required = req                                                                              \
+	}
+/* A path whose line a check made after reading needs (server.control). */
+#define KEY_PATH_LINE(key, S, field, line_field)                                                             \
+	{                                                                                                    \
+		.name = key, .type = SCHEMA_PATH, .offset = offsetof(S, field), .min = 1, .max = 4096,       \
+		.has_line = true, .line_offset = offsetof(S, line_field)                                     \
 	}
 #define KEY_DNAME(key, S, field)                                                                             \
 	{                                                                                                    \
@@ -249,7 +255,7 @@ static const struct schema_item schema_server[] = {
 	KEY_UINT("udp_payload", struct config, udp_payload, 512, 4096, "1232"),
 	KEY_MSEC("tcp_idle_timeout", struct config, tcp_idle_timeout_ms, 1000, 600000, "10s"),
 	KEY_UINT("tcp_max_connections", struct config, tcp_max_connections, 1, 65535, "256"),
-	KEY_PATH("control", struct config, control, false),
+	KEY_PATH_LINE("control", struct config, control, control_line),
 	KEY_LISTEN("metrics", struct config, metrics, metrics_count, NULL),
 	KEY_STRING_CHECK("user", struct config, user, 255, check_user),
 	KEY_SECTION("rate_limit", schema_rate_limit),
@@ -1440,6 +1446,8 @@ static int schema_read_value(struct config_reader *r, const struct schema_item *
 		if (value->type != YAML_SCALAR_NODE)
 			return config_fail(r, node_line(value), "%s %s: want a single value, got %s",
 			                   it->name, where, node_kind(value));
+		if (it->has_line)
+			*(int *)((char *)base + it->line_offset) = node_line(value);
 		return schema_set_scalar(r, it, base, node_text(value), node_line(value), where);
 	}
 }
@@ -1691,7 +1699,8 @@ static int config_check_control(struct config_reader *r, const struct config *c)
 	if (strlen(path) <= max)
 		return 0;
 	if (c->control != NULL)
-		return config_fail(r, 0, "control in server: the path is %zu bytes, longer than a Unix socket path can be (%zu)",
+		return config_fail(r, c->control_line,
+		                   "control in server: the path is %zu bytes, longer than a Unix socket path can be (%zu)",
 		                   strlen(path), max);
 	return config_fail(r, 0, "the control socket's default path %s is longer than a Unix socket path can be "
 	                         "(%zu bytes); set server.control",
