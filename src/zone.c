@@ -327,12 +327,15 @@ static bool type_lowers_names(uint16_t type)
 	}
 }
 
-static int add_file(struct loader *ld, const char *path)
+/* Numbers a file read (the zone file, then each $INCLUDE, at from:from_line,
+ * in the order read); records keep the number. */
+static int add_file(struct loader *ld, const char *path, const char *from, unsigned from_line)
 {
 	if (ld->file_count == ld->file_cap) {
 		size_t cap = ld->file_cap ? ld->file_cap * 2 : 4;
 		if (cap > UINT16_MAX + 1u)
-			return fail(ld, "%s: too many included files", path);
+			return fail(ld, "%s:%u: $INCLUDE %s: the zone would read more than %u files", from, from_line,
+			            path, UINT16_MAX + 1u);
 		const char **f = realloc(ld->files, cap * sizeof(*f));
 		if (f == NULL)
 			return fail(ld, "%s: out of memory", path);
@@ -1009,7 +1012,7 @@ static int load_file(struct loader *ld, const char *path, const uint8_t *origin,
 			return fail(ld, "%s:%u: cannot read %s: %s", from, from_line, path, why);
 		return fail(ld, "%s: cannot read: %s", path, why);
 	}
-	int file = add_file(ld, path);
+	int file = add_file(ld, path, from, from_line);
 	if (file < 0 || size == 0) {
 		free(buf);
 		return file < 0 ? -1 : 0;

@@ -870,6 +870,25 @@ static void test_error_include(void **state)
 	snprintf(expect, sizeof(expect), "%s:2: $INCLUDE nested more than 8 deep", loop);
 	assert_string_equal(err, expect);
 
+	/* Without a cycle the depth bound does not stop a fan-out (each of
+	 * d1..d5 includes the next ten times: 111,111 files to read); the
+	 * count of files does, at the include line that crosses it. */
+	char name[32], text[256];
+	write_tmp("d6.inc", "y TXT \"b\"\n");
+	for (int d = 1; d <= 5; d++) {
+		text[0] = '\0';
+		for (int i = 0; i < 10; i++)
+			snprintf(text + strlen(text), sizeof(text) - strlen(text), "$INCLUDE d%d.inc\n", d + 1);
+		snprintf(name, sizeof name, "d%d.inc", d);
+		write_tmp(name, text);
+	}
+	assert_int_equal(load_text(HEAD "$INCLUDE d1.inc\n", err, sizeof(err), &path), -1);
+	char d6[1024];
+	snprintf(d6, sizeof d6, "%s", tmp_path("d6.inc"));
+	snprintf(expect, sizeof(expect), "%s:1: $INCLUDE %s: the zone would read more than 65536 files",
+	         tmp_path("d5.inc"), d6);
+	assert_string_equal(err, expect);
+
 	/* an include's origin is relative to the current one */
 	write_tmp("o.inc", "@ A 192.0.2.5\n");
 	write_tmp("t2.zone", HEAD "$INCLUDE o.inc a.b\n$INCLUDE o.inc c.shop.example.\n");
