@@ -39,6 +39,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* Value of the IPv6 ranges that embed IPv4 (see geoip_mark_ipv4_ranges);
  * never a location index. */
@@ -477,6 +478,12 @@ int geoip_db_load(const char *path, struct geoip_db **out, char *err, size_t err
 	char why[128];
 	if (infile_check(path, why, sizeof why) < 0)
 		return geoip_fail(&l, "cannot open the database: %s", why);
+	/* libmaxminddb says "An attempt to read data from the MaxMind DB file
+	 * failed (Invalid argument)" here (its mmap of 0 bytes fails): say what
+	 * is wrong instead, as a download cut short leaves it. */
+	struct stat st;
+	if (stat(path, &st) == 0 && st.st_size == 0)
+		return geoip_fail(&l, "empty file, not a MaxMind database");
 	errno = 0;
 	int status = MMDB_open(path, MMDB_MODE_MMAP, &l.mmdb);
 	if (status != MMDB_SUCCESS) {
