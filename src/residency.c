@@ -131,6 +131,9 @@ int residency_compile(struct policy_set *set, const struct config *config, char 
 				f->needs_location = true;
 			}
 		}
+		/* Counted from here on, so that policy_set_free frees this
+		 * fence's matcher when its allowed list is refused below. */
+		set->fence_count = i + 1;
 		if (policy_matcher_build(set, &f->match, f->terms, f->term_count) < 0)
 			goto oom;
 		for (size_t j = 0; j < c->allowed_count; j++) {
@@ -157,7 +160,6 @@ int residency_compile(struct policy_set *set, const struct config *config, char 
 			}
 			f->allowed |= m;
 		}
-		set->fence_count = i + 1;
 	}
 	for (size_t r = 0, total = set->zone_count ? set->zone_first_record[set->zone_count - 1] +
 	                                                 set->zone_record_count[set->zone_count - 1]

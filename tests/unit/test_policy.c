@@ -1116,6 +1116,16 @@ static void m_fence_allowed(struct tb *t)
 	tb_fence(t, "CH", 46, eu_clients, allowed);
 }
 
+/* A fence with a net: client (its matcher builds a prefix tree) refused
+ * afterwards for its allowed list: the tree was leaked (fuzz_config; a
+ * leak make asan's LeakSanitizer reports for this case). */
+static void m_fence_allowed_net(struct tb *t)
+{
+	static const char *const clients[] = {"net:192.0.2.0/24", NULL};
+	static const char *const allowed[] = {"datacenter:cen-eu", NULL};
+	tb_fence(t, "EU", 46, clients, allowed);
+}
+
 static void test_build_errors(void **state)
 {
 	(void)state;
@@ -1139,6 +1149,8 @@ static void test_build_errors(void **state)
 	    {m_fence_db, "test.yaml:45: residency 'EU': 'continent:EU' needs geoip.database"},
 	    {m_fence_allowed,
 	     "test.yaml:46: residency 'CH': allowed 'jurisdiction:CH' matches no datacenter"},
+	    {m_fence_allowed_net,
+	     "test.yaml:46: residency 'EU': allowed 'datacenter:cen-eu' matches no datacenter"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct tb *t = tb_new(true);
