@@ -36,6 +36,7 @@
 #include "health.h"
 #include "log.h"
 #include "policy.h"
+#include "server.h"
 #include "snapshot.h"
 #include "stats.h"
 #include "zone.h"
@@ -166,17 +167,6 @@ static void fuzz_check_config(const struct config *c)
 		abort();
 }
 
-/* server_release_health_slots: what a reload frees once the swap is done. */
-static void fuzz_release_health(void)
-{
-	const struct snapshot *snap = snapshot_current();
-	stats_datacenters_released(health_release_unused(snap ? policy_set_health_slots(snap->policies) : 0));
-	uint64_t keep[HEALTH_MAX_SLOTS][HEALTH_ADDRESS_WORDS] = {{0}};
-	if (snap)
-		policy_set_address_bits(snap->policies, keep);
-	for (int slot = 0; slot < HEALTH_MAX_SLOTS; slot++)
-		health_release_address_bits(slot, keep[slot]);
-}
 
 static void fuzz_check_snapshot(const struct config *c, const struct snapshot *snap)
 {
@@ -270,13 +260,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (snap != NULL)
 			abort();
 		fuzz_check_error(err);
-		fuzz_release_health();
+		server_release_health_slots();
 		config_free(&cfg);
 		return 0;
 	}
 	fuzz_check_snapshot(&cfg, snap);
 	snapshot_publish(snap); /* frees the previous input's */
-	fuzz_release_health();
+	server_release_health_slots();
 
 	/* Some datacenters drained, chosen by the input, so failover and
 	 * fail-open answers are asked too; undrained after. */

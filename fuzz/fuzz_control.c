@@ -29,6 +29,7 @@
 #include "health.h"
 #include "log.h"
 #include "policy.h"
+#include "server.h"
 #include "snapshot.h"
 #include "stats.h"
 
@@ -36,16 +37,6 @@ static char *config_path;
 static char config_sha256[65];
 static bool reloaded; /* this input has had its reload */
 
-static void fuzz_release_health(void)
-{
-	const struct snapshot *snap = snapshot_current();
-	stats_datacenters_released(health_release_unused(snap ? policy_set_health_slots(snap->policies) : 0));
-	uint64_t keep[HEALTH_MAX_SLOTS][HEALTH_ADDRESS_WORDS] = {{0}};
-	if (snap)
-		policy_set_address_bits(snap->policies, keep);
-	for (int slot = 0; slot < HEALTH_MAX_SLOTS; slot++)
-		health_release_address_bits(slot, keep[slot]);
-}
 
 /* server_reload without the probes. */
 static int fuzz_build(uint64_t *generation, char *err, size_t errlen)
@@ -56,11 +47,11 @@ static int fuzz_build(uint64_t *generation, char *err, size_t errlen)
 	struct snapshot *snap;
 	if (snapshot_build(&cfg, &snap, err, errlen) < 0) {
 		config_free(&cfg);
-		fuzz_release_health();
+		server_release_health_slots();
 		return -1;
 	}
 	snapshot_publish(snap);
-	fuzz_release_health();
+	server_release_health_slots();
 	memcpy(config_sha256, cfg.sha256, sizeof config_sha256);
 	*generation = snap->generation;
 	config_free(&cfg);

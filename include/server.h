@@ -15,4 +15,10 @@ struct config;
  * clean stop, -1 when a socket could not be set up (logged). */
 int server_run(const struct config *config);
 
+/* What a reload does once the new snapshot is published (or its build
+ * failed): frees the health slots and address bits the snapshot now served
+ * does not use, and starts their answer counts over.  The loop thread;
+ * public so that the fuzz targets reload exactly as the daemon does. */
+void server_release_health_slots(void);
+
 #endif

@@ -897,7 +897,7 @@ static void server_restart_settings(const struct config *a, const struct config 
  * counts start over for whichever name gets the slot next. */
 /* After a swap (or a failed build): frees the health slots and address
  * bits that the snapshot now served does not use; the old one is gone. */
-static void server_release_health_slots(void)
+void server_release_health_slots(void)
 {
 	const struct snapshot *snap = snapshot_current();
 	stats_datacenters_released(health_release_unused(snap ? policy_set_health_slots(snap->policies) : 0));
