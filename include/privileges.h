@@ -30,11 +30,12 @@ struct privileges_account {
 const char *privileges_lookup(const char *spec, struct privileges_account *out);
 
 /*
- * Becomes the account spec names.  0 when done or when the process already
- * runs as exactly that account; -1 with a one-line reason in err when spec
- * cannot be resolved, when the process is not root (only root can change
- * account), or when a step fails or root could be taken back.
+ * Becomes account a (from privileges_lookup; spec is its text, for
+ * messages).  0 when done or when the process already runs as exactly that
+ * account; -1 with a one-line reason in err when the process is not root
+ * (only root can change account), or when a step fails or root could be
+ * taken back.
  */
-int privileges_drop(const char *spec, char *err, size_t errlen);
+int privileges_drop(const struct privileges_account *a, const char *spec, char *err, size_t errlen);
 
 #endif

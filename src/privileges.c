@@ -76,14 +76,9 @@ const char *privileges_lookup(const char *spec, struct privileges_account *out)
 	return NULL;
 }
 
-int privileges_drop(const char *spec, char *err, size_t errlen)
+int privileges_drop(const struct privileges_account *account, const char *spec, char *err, size_t errlen)
 {
-	struct privileges_account a;
-	const char *why = privileges_lookup(spec, &a);
-	if (why) {
-		snprintf(err, errlen, "server.user '%s': %s", spec, why);
-		return -1;
-	}
+	const struct privileges_account a = *account;
 	uid_t ruid, euid, suid;
 	gid_t rgid, egid, sgid;
 	if (getresuid(&ruid, &euid, &suid) == 0 && getresgid(&rgid, &egid, &sgid) == 0 && ruid == a.uid &&

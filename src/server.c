@@ -1107,7 +1107,7 @@ static int server_become_user(struct server *s)
 	}
 	if (geteuid() == 0 && control_chown(account.uid, account.gid, err, sizeof err) < 0)
 		log_warn("control socket: cannot hand it to %s: %s", spec, err);
-	if (privileges_drop(spec, err, sizeof err) < 0) {
+	if (privileges_drop(&account, spec, err, sizeof err) < 0) {
 		log_error("%s", err);
 		return -1;
 	}
