@@ -39,19 +39,6 @@
 #define FUZZ_NAMES_MAX 8
 #define FUZZ_EXPLAIN_MAX 2
 
-enum {
-	T_A = 1,
-	T_NS = 2,
-	T_CNAME = 5,
-	T_SOA = 6,
-	T_MX = 15,
-	T_TXT = 16,
-	T_AAAA = 28,
-	T_SRV = 33,
-	T_DS = 43,
-	T_HTTPS = 65,
-	T_ANY = 255
-};
 
 static const char *zone_path, *include_path;
 static const uint8_t *origin_wire; /* example.com. */
@@ -92,8 +79,8 @@ static void fuzz_check_zone(const struct zone_table *table, size_t index)
 		abort();
 	if (zone_node_find(z, z->origin) != z->apex || zone_table_find(table, z->origin) != z)
 		abort();
-	if (zone_node_rrset(z->apex, T_SOA) != z->soa || z->soa->count != 1 ||
-	    zone_node_rrset(z->apex, T_NS) == NULL)
+	if (zone_node_rrset(z->apex, WIRE_TYPE_SOA) != z->soa || z->soa->count != 1 ||
+	    zone_node_rrset(z->apex, WIRE_TYPE_NS) == NULL)
 		abort();
 	uint32_t minimum;
 	if (fuzz_soa_serial(&z->soa->rdata[0], &minimum) != z->serial)
@@ -109,7 +96,7 @@ static void fuzz_check_zone(const struct zone_table *table, size_t index)
 		for (size_t j = 0; j < set->additional_count; j++) {
 			const struct zone_node *n = set->additional[j].node;
 			if (n == NULL || set->additional[j].owner == NULL ||
-			    (zone_node_rrset(n, T_A) == NULL && zone_node_rrset(n, T_AAAA) == NULL))
+			    (zone_node_rrset(n, WIRE_TYPE_A) == NULL && zone_node_rrset(n, WIRE_TYPE_AAAA) == NULL))
 				abort();
 		}
 	}
@@ -234,8 +221,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const char fixed_include[] = "included A 192.0.2.99\n";
-	static const uint16_t types[] = {T_A,  T_AAAA, T_ANY, T_MX,  T_CNAME,
-	                                 T_NS, T_DS,   T_TXT, T_SRV, T_HTTPS};
+	static const uint16_t types[] = {WIRE_TYPE_A,  WIRE_TYPE_AAAA, WIRE_TYPE_ANY, WIRE_TYPE_MX,  WIRE_TYPE_CNAME,
+	                                 WIRE_TYPE_NS, WIRE_TYPE_DS,   WIRE_TYPE_TXT, WIRE_TYPE_SRV, WIRE_TYPE_HTTPS};
 	static const char *const type_names[] = {"A",  "AAAA", "ANY", "MX",  "CNAME",
 	                                         "NS", "DS",   "TXT", "SRV", "HTTPS"};
 	static uint8_t names[FUZZ_NAMES_MAX][DNAME_MAXLEN];
@@ -270,8 +257,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	size_t n = fuzz_names(text, first, names, FUZZ_NAMES_MAX);
 	unsigned k = size > 0 ? data[0] : 0;
-	fuzz_ask_name(table, origin_wire, T_SOA, k);
-	fuzz_ask_name(table, origin_wire, T_ANY, k);
+	fuzz_ask_name(table, origin_wire, WIRE_TYPE_SOA, k);
+	fuzz_ask_name(table, origin_wire, WIRE_TYPE_ANY, k);
 	for (size_t i = 0; i < n; i++, k++) {
 		uint8_t below[DNAME_MAXLEN];
 		size_t t = (k + i) % (sizeof types / sizeof types[0]);
