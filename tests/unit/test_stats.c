@@ -78,8 +78,16 @@ static void test_count_and_read(void **state)
 	o = outcome(1, 0);
 	o.record = STATS_MAX_RECORDS + 7; /* past the kept ones: "the rest" */
 	stats_count(b, QUERY_UDP, &o);
+	/* Rate limiting: a drop and a slip each in its own counter, a pass in none. */
+	stats_count_rate_limited(a, RATELIMIT_DROP);
+	stats_count_rate_limited(a, RATELIMIT_DROP);
+	stats_count_rate_limited(b, RATELIMIT_SLIP);
+	stats_count_rate_limited(a, RATELIMIT_PASS);
+	stats_count_rate_limited(NULL, RATELIMIT_DROP);
 
 	stats_read(&t);
+	assert_int_equal(t.rate_limited, 2);
+	assert_int_equal(t.rate_limit_slipped, 1);
 	assert_int_equal(t.queries[QUERY_UDP], 3);
 	assert_int_equal(t.queries[QUERY_TCP], 1);
 	assert_int_equal(t.qtype[stats_qtype_bucket(1)], 3);
